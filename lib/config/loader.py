@@ -1,0 +1,298 @@
+"""YAML <-> ``Config``: strict loading with inheritance, ``key=value`` overrides, and dumping.
+
+Experiment files hold only the values that differ from the schema defaults. A file may name a parent
+with ``_base_: other.yaml`` (a path relative to the file); the parent is applied first. Every key is
+checked against the schema: an unknown key fails with the file, the dotted key and the closest valid
+key; a value of the wrong type fails with the expected type. Numbers are coerced explicitly because
+PyYAML reads ``1e-4`` as a string.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from pathlib import Path
+from typing import Any, Iterable, Optional, Union
+
+import yaml
+
+from lib.config.schema import Config
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+EXPERIMENTS_DIR = PROJECT_ROOT / "experiments"
+BASE_KEY = "_base_"
+
+
+class ConfigError(ValueError):
+    """A configuration file or override that does not fit the schema (one-line message)."""
+
+
+# ----------------------------------------------------------------------------------------------
+# value coercion
+
+
+def _type_name(tp: Any) -> str:
+    origin = typing.get_origin(tp)
+    if origin is None:
+        return getattr(tp, "__name__", str(tp))
+    args = ", ".join(_type_name(a) for a in typing.get_args(tp))
+    return f"{getattr(origin, '__name__', str(origin))}[{args}]"
+
+
+def _coerce(value: Any, tp: Any, where: str) -> Any:
+    """Return ``value`` converted to the annotated type ``tp`` or raise ``ConfigError``."""
+    origin = typing.get_origin(tp)
+    if origin in (Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _coerce(value, arg, where)
+            except ConfigError:
+                continue
+        raise ConfigError(f"{where}: expected {_type_name(tp)}, got {value!r}")
+    if origin is list:
+        (item_tp,) = typing.get_args(tp)
+        if isinstance(value, tuple):
+            value = list(value)
+        if not isinstance(value, list):
+            raise ConfigError(f"{where}: expected a list of {_type_name(item_tp)}, got {value!r}")
+        return [_coerce(v, item_tp, f"{where}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        key_tp, val_tp = typing.get_args(tp)
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a mapping, got {value!r}")
+        return {_coerce(k, key_tp, where): _coerce(v, val_tp, f"{where}.{k}") for k, v in value.items()}
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, int) and value in (0, 1):
+            return bool(value)
+        raise ConfigError(f"{where}: expected a bool (true/false), got {value!r}")
+    if tp is int:
+        if isinstance(value, bool):
+            raise ConfigError(f"{where}: expected an int, got {value!r}")
+        if isinstance(value, int):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, str):
+            try:
+                return int(value)
+            except ValueError:
+                pass
+        raise ConfigError(f"{where}: expected an int, got {value!r}")
+    if tp is float:
+        if isinstance(value, bool):
+            raise ConfigError(f"{where}: expected a float, got {value!r}")
+        if isinstance(value, (int, float)):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value)  # YAML 1.1 reads 1e-4 as a string
+            except ValueError:
+                pass
+        raise ConfigError(f"{where}: expected a float, got {value!r}")
+    if tp is str:
+        if isinstance(value, str):
+            return value
+        raise ConfigError(f"{where}: expected a string, got {value!r}")
+    raise ConfigError(f"{where}: unsupported schema type {tp!r}")
+
+
+# ----------------------------------------------------------------------------------------------
+# merging a nested mapping into a dataclass
+
+
+def _field_types(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _unknown_key_error(source: str, dotted: str, valid: Iterable[str]) -> ConfigError:
+    prefix = dotted.rsplit(".", 1)[0] + "." if "." in dotted else ""
+    candidates = [prefix + v for v in valid]
+    close = difflib.get_close_matches(dotted, candidates, n=1, cutoff=0.5)
+    hint = f"; did you mean '{close[0]}'?" if close else f"; valid keys here: {', '.join(sorted(candidates))}"
+    return ConfigError(f"{source}: unknown config key '{dotted}'{hint}")
+
+
+def _merge_into(obj: Any, mapping: dict, source: str, prefix: str = "") -> None:
+    if not isinstance(mapping, dict):
+        raise ConfigError(f"{source}: '{prefix.rstrip('.') or '<top>'}' must be a mapping, got {mapping!r}")
+    hints = _field_types(type(obj))
+    for key, value in mapping.items():
+        dotted = f"{prefix}{key}"
+        if not isinstance(key, str) or key not in hints:
+            raise _unknown_key_error(source, dotted, hints.keys())
+        tp = hints[key]
+        current = getattr(obj, key)
+        if dataclasses.is_dataclass(current):
+            _merge_into(current, value, source, dotted + ".")
+        else:
+            setattr(obj, key, _coerce(value, tp, f"{source}: '{dotted}'"))
+
+
+# ----------------------------------------------------------------------------------------------
+# public API
+
+
+def _inheritance_chain(path: Path, seen: Optional[set] = None) -> list[tuple[Path, dict]]:
+    seen = set() if seen is None else seen
+    path = path.resolve()
+    if path in seen:
+        raise ConfigError(f"{path}: '_base_' inheritance loops back to this file")
+    seen.add(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: top level must be a mapping")
+    base = data.pop(BASE_KEY, None)
+    chain: list[tuple[Path, dict]] = []
+    if base is not None:
+        if not isinstance(base, str):
+            raise ConfigError(f"{path}: '_base_' must be a file path string")
+        chain.extend(_inheritance_chain(path.parent / base, seen))
+    chain.append((path, data))
+    return chain
+
+
+def config_from_dict(mapping: dict, source: str = "<dict>") -> Config:
+    """Build a ``Config`` from a (possibly partial) nested mapping, checking every key and type."""
+    cfg = Config()
+    _merge_into(cfg, mapping, source)
+    validate(cfg, source)
+    return cfg
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """Split ``a.b.c=value`` into the dotted key and its YAML-parsed value."""
+    if "=" not in text:
+        raise ConfigError(f"override '{text}': expected key=value (e.g. train.lr=1e-4)")
+    key, raw = text.split("=", 1)
+    key = key.strip()
+    if not key:
+        raise ConfigError(f"override '{text}': empty key")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    return key, value
+
+
+def apply_overrides(cfg: Config, overrides: Iterable[str], source: str = "command line") -> Config:
+    """Apply ``key=value`` strings to ``cfg`` in place with the same checks as files; returns ``cfg``."""
+    for text in overrides:
+        key, value = parse_override(text)
+        nested: Any = value
+        for part in reversed(key.split(".")):
+            nested = {part: nested}
+        _merge_into(cfg, nested, source)
+    validate(cfg, source)
+    return cfg
+
+
+def load_config_file(path: str | Path, overrides: Iterable[str] = ()) -> Config:
+    """Load one experiment YAML (with its ``_base_`` chain) and apply overrides."""
+    path = Path(path)
+    chain = _inheritance_chain(path)
+    cfg = Config()
+    for file_path, data in chain:
+        _merge_into(cfg, data, str(file_path))
+    validate(cfg, str(path))
+    return apply_overrides(cfg, overrides)
+
+
+def experiment_path(script: str, name: str) -> Path:
+    """``experiments/<script>/<name>.yaml``, with a clear error listing what exists."""
+    script_dir = EXPERIMENTS_DIR / script
+    if not script_dir.is_dir():
+        scripts = sorted(p.name for p in EXPERIMENTS_DIR.iterdir() if p.is_dir())
+        raise ConfigError(f"unknown script '{script}'; valid scripts: {', '.join(scripts)}")
+    path = script_dir / f"{name}.yaml"
+    if not path.is_file():
+        names = sorted(p.stem for p in script_dir.glob("*.yaml"))
+        raise ConfigError(f"{path}: no such experiment; configs for '{script}': {', '.join(names)}")
+    return path
+
+
+def load_config(script: str, name: str, overrides: Iterable[str] = ()) -> Config:
+    """Load ``experiments/<script>/<name>.yaml`` (the official ``--script/--config`` pair)."""
+    return load_config_file(experiment_path(script, name), overrides)
+
+
+def config_to_dict(cfg: Config) -> dict:
+    return dataclasses.asdict(cfg)
+
+
+def dump_config(cfg: Config) -> str:
+    """The resolved config as YAML text that ``config_from_dict(yaml.safe_load(text))`` reads back equal."""
+    return yaml.safe_dump(config_to_dict(cfg), sort_keys=False, default_flow_style=None)
+
+
+def save_config(cfg: Config, path: str | Path) -> None:
+    from lib.utils.io import atomic_write_text
+
+    atomic_write_text(Path(path), dump_config(cfg))
+
+
+# ----------------------------------------------------------------------------------------------
+# cross-field checks
+
+
+_CHOICES = {
+    "model.head_type": ("corner", "mlp"),
+    "model.position_embedding": ("sine", "none"),
+    "model.backbone.type": ("resnet18", "resnet34", "resnet50", "resnet101"),
+    "data.sampler_mode": ("causal", "trident", "trident_pro"),
+    "train.amp": ("none", "bf16", "fp16"),
+    "train.optimizer": ("adamw",),
+    "train.scheduler.type": ("step", "cosine"),
+}
+
+
+def _get(cfg: Config, dotted: str) -> Any:
+    obj: Any = cfg
+    for part in dotted.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def validate(cfg: Config, source: str) -> None:
+    """Checks that involve values rather than keys; raises ``ConfigError``."""
+    for dotted, choices in _CHOICES.items():
+        value = _get(cfg, dotted)
+        if value not in choices:
+            raise ConfigError(f"{source}: '{dotted}' is {value!r}; choose one of {', '.join(choices)}")
+    if cfg.train.stage not in (1, 2):
+        raise ConfigError(f"{source}: 'train.stage' must be 1 or 2, got {cfg.train.stage}")
+    if cfg.train.stage == 2 and not cfg.model.score_head:
+        raise ConfigError(f"{source}: 'train.stage' 2 trains the score head but 'model.score_head' is false")
+    for mix_name in ("train", "val"):
+        mix = getattr(cfg.data, mix_name)
+        if len(mix.datasets_name) != len(mix.datasets_ratio):
+            raise ConfigError(
+                f"{source}: 'data.{mix_name}.datasets_name' has {len(mix.datasets_name)} entries but "
+                f"'data.{mix_name}.datasets_ratio' has {len(mix.datasets_ratio)}"
+            )
+    if cfg.model.backbone.output_layers != ["layer3"]:
+        raise ConfigError(f"{source}: 'model.backbone.output_layers' must be ['layer3'] (STARK truncates there)")
+    for flag in ("model.predict_mask", "model.backbone.dilation", "train.deep_supervision"):
+        if _get(cfg, flag):
+            raise ConfigError(f"{source}: '{flag}' is an official option that STARK never enables; not supported")
+    if cfg.model.transformer.enc_layers < 0 or cfg.model.transformer.dec_layers < 0:
+        raise ConfigError(f"{source}: encoder/decoder layer counts must be >= 0")
+    if cfg.model.hidden_dim % cfg.model.transformer.nheads:
+        raise ConfigError(f"{source}: 'model.hidden_dim' must be divisible by 'model.transformer.nheads'")
+    if cfg.train.grad_accum_steps < 1:
+        raise ConfigError(f"{source}: 'train.grad_accum_steps' must be >= 1")
+    if cfg.data.template.number < 1 or cfg.data.search.number != 1:
+        raise ConfigError(f"{source}: need data.template.number >= 1 and data.search.number == 1")

@@ -1,0 +1,24 @@
+# Sourced by scripts/test.sh and scripts/demo.sh: make .venv (if missing) and install the project.
+# Torch is asked for at the versions that this project's CI machines keep on local disk, which also
+# exist on PyPI; if a platform has no such wheel, the ranges in pyproject.toml decide instead.
+set -euo pipefail
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$REPO_ROOT"
+PYTHON="${PYTHON:-python3}"
+if [ ! -x .venv/bin/python ]; then
+  echo "[setup] creating .venv with $($PYTHON --version 2>&1)"
+  "$PYTHON" -m venv .venv
+fi
+VPY="$REPO_ROOT/.venv/bin/python"
+quiet_pip() { "$VPY" -m pip install -q --disable-pip-version-check "$@" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2); }
+if ! "$VPY" -c "import torch, torchvision" >/dev/null 2>&1; then
+  echo "[setup] installing torch and torchvision (first run only)"
+  quiet_pip "torch==2.14.1" "torchvision==0.29.1" || quiet_pip "torch>=2.1" "torchvision>=0.16"
+fi
+stamp=".venv/.stark-installed"
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  echo "[setup] installing the project and its dev extras into .venv"
+  quiet_pip -e ".[dev]"
+  touch "$stamp"
+fi
+export PATH="$REPO_ROOT/.venv/bin:$PATH"
