@@ -1,0 +1,118 @@
+"""Submission archives for the GOT-10k and TrackingNet evaluation servers.
+
+* GOT-10k (``got10k/experiments/got10k.py`` layout): ``<seq>/<seq>_001.txt`` (comma-separated
+  ``x,y,w,h``, one line per frame) and ``<seq>/<seq>_time.txt`` (seconds per frame), one folder per
+  test sequence (180).
+* TrackingNet (devkit / EvalAI): flat ``<seq>.txt`` comma-separated, one per test sequence (511).
+
+Before anything is written, every sequence of the split must have a result file with exactly one line
+per frame; otherwise a ``PackingError`` names the first missing or short sequence. The expected frame
+counts come from the dataset folder (``*_test_frame_counts``) or from test-time sequences.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import zipfile
+from pathlib import Path
+from typing import Mapping
+
+import numpy as np
+
+from lib.evaluation.results_io import ResultsError, box_file, format_boxes, read_boxes, read_times, time_file
+from lib.utils.io import atomic_write_bytes
+
+logger = logging.getLogger(__name__)
+
+_FRAME_SUFFIXES = (".jpg", ".jpeg", ".png")
+
+
+class PackingError(ValueError):
+    """A result set that cannot be submitted (one-line message naming the sequence or file)."""
+
+
+def _count_frames(folder: Path) -> int:
+    return sum(1 for p in folder.iterdir() if p.suffix.lower() in _FRAME_SUFFIXES)
+
+
+def got10k_test_frame_counts(got10k_root: str | Path) -> dict[str, int]:
+    """``{seq: n_frames}`` of GOT-10k ``test/`` (names from ``test/list.txt``, frames counted on disk)."""
+    test_dir = Path(got10k_root) / "test"
+    list_file = test_dir / "list.txt"
+    if not list_file.is_file():
+        raise PackingError(f"{list_file}: GOT-10k test list not found")
+    names = [line.strip() for line in list_file.read_text().splitlines() if line.strip()]
+    return {name: _count_frames(test_dir / name) for name in names}
+
+
+def trackingnet_test_frame_counts(trackingnet_root: str | Path) -> dict[str, int]:
+    """``{seq: n_frames}`` of TrackingNet ``TEST/`` (names from ``TEST/anno/*.txt``, frames on disk)."""
+    test_dir = Path(trackingnet_root) / "TEST"
+    anno_dir = test_dir / "anno"
+    if not anno_dir.is_dir():
+        raise PackingError(f"{anno_dir}: TrackingNet TEST annotations not found")
+    names = sorted(p.stem for p in anno_dir.glob("*.txt"))
+    return {name: _count_frames(test_dir / "frames" / name) for name in names}
+
+
+def _checked_boxes(results_folder: Path, seq: str, n_frames: int) -> np.ndarray:
+    path = box_file(results_folder, seq)
+    if not path.is_file():
+        raise PackingError(f"sequence {seq}: result file {path} is missing")
+    try:
+        boxes = read_boxes(path)
+    except ResultsError as err:
+        raise PackingError(str(err)) from None
+    if boxes.shape[0] != n_frames:
+        raise PackingError(f"sequence {seq}: {path} has {boxes.shape[0]} lines, the sequence has {n_frames} frames")
+    return boxes
+
+
+def _write_zip(out_zip: Path, members: dict[str, str]) -> Path:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name in sorted(members):
+            archive.writestr(name, members[name])
+    atomic_write_bytes(out_zip, buffer.getvalue())
+    logger.info("wrote %s (%d files)", out_zip, len(members))
+    return out_zip
+
+
+def pack_got10k(
+    results_folder: str | Path, frame_counts: Mapping[str, int], out_zip: str | Path, integer: bool = False
+) -> Path:
+    """Zip ``<seq>/<seq>_001.txt`` + ``<seq>/<seq>_time.txt`` for every sequence of ``frame_counts``.
+
+    ``integer`` truncates boxes like the official ``transform_got10k.py``; default keeps floats.
+    A missing time file is written as zeros (the server then reports no speed for it).
+    """
+    folder = Path(results_folder)
+    members: dict[str, str] = {}
+    for seq, n_frames in frame_counts.items():
+        boxes = _checked_boxes(folder, seq, n_frames)
+        members[f"{seq}/{seq}_001.txt"] = format_boxes(boxes, integer=integer, delimiter=",")
+        tpath = time_file(folder, seq)
+        if tpath.is_file():
+            times = read_times(tpath)
+        else:
+            logger.warning("sequence %s: no %s, writing zero times (the server then reports no speed)", seq, tpath.name)
+            times = np.zeros(n_frames)
+        if times.shape[0] != n_frames:
+            raise PackingError(
+                f"sequence {seq}: {tpath} has {times.shape[0]} lines, the sequence has {n_frames} frames"
+            )
+        members[f"{seq}/{seq}_time.txt"] = "".join(f"{t:.8f}\n" for t in times)
+    return _write_zip(Path(out_zip), members)
+
+
+def pack_trackingnet(
+    results_folder: str | Path, frame_counts: Mapping[str, int], out_zip: str | Path, integer: bool = False
+) -> Path:
+    """Zip flat comma-separated ``<seq>.txt`` files for every sequence of ``frame_counts``."""
+    folder = Path(results_folder)
+    members = {
+        f"{seq}.txt": format_boxes(_checked_boxes(folder, seq, n), integer=integer, delimiter=",")
+        for seq, n in frame_counts.items()
+    }
+    return _write_zip(Path(out_zip), members)

@@ -1,0 +1,132 @@
+"""Result files in the official layout, written atomically and read back leniently.
+
+Layout (architecture.md, official ``lib/test/evaluation/running.py`` conventions)::
+
+    <results_dir>/<tracker>/<config>[_<runid:03d>]/[got10k/|trackingnet/]<seq>.txt
+    <results_dir>/<tracker>/<config>[_<runid:03d>]/[got10k/|trackingnet/]<seq>_time.txt
+
+A box file holds one ``x<TAB>y<TAB>w<TAB>h`` line per frame, the initial frame included. Floats are
+written exactly (shortest repr that round-trips) by default; ``integer=True`` reproduces the official
+``astype(int)`` truncation toward zero. Time files hold one ``%f`` line of seconds per frame.
+Readers accept tab, comma or whitespace separators (GOT-10k and TrackingNet use commas).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+
+from lib.utils.io import atomic_write_text
+
+# Datasets whose results go into a sub-folder named after the benchmark (official running.py).
+_SUBFOLDER_PREFIXES = ("got10k", "trackingnet")
+_SEPARATORS = re.compile(r"[\t, ]+")
+
+
+class ResultsError(ValueError):
+    """A missing, malformed or inconsistent result file (one-line message naming the file)."""
+
+
+def run_folder_name(config: str, runid: Optional[int] = None) -> str:
+    """``baseline`` or ``baseline_003`` (official ``<parameter_name>_%03d``)."""
+    return config if runid is None else f"{config}_{int(runid):03d}"
+
+
+def dataset_subfolder(dataset: str) -> str:
+    """``got10k`` for every GOT-10k split, ``trackingnet`` for TrackingNet, else ``""``."""
+    name = dataset.lower()
+    for prefix in _SUBFOLDER_PREFIXES:
+        if name.startswith(prefix):
+            return prefix
+    return ""
+
+
+def results_folder(
+    results_dir: str | Path, tracker: str, config: str, dataset: str, runid: Optional[int] = None
+) -> Path:
+    """Folder holding ``<seq>.txt`` files of one tracker/config/run on one dataset."""
+    folder = Path(results_dir) / tracker / run_folder_name(config, runid)
+    sub = dataset_subfolder(dataset)
+    return folder / sub if sub else folder
+
+
+def box_file(folder: str | Path, seq_name: str) -> Path:
+    return Path(folder) / f"{seq_name}.txt"
+
+
+def time_file(folder: str | Path, seq_name: str) -> Path:
+    return Path(folder) / f"{seq_name}_time.txt"
+
+
+def is_finished(folder: str | Path, seq_name: str) -> bool:
+    """True when both the box file and the time file of ``seq_name`` exist (resume check)."""
+    return box_file(folder, seq_name).is_file() and time_file(folder, seq_name).is_file()
+
+
+def format_boxes(boxes_xywh: np.ndarray, integer: bool = False, delimiter: str = "\t") -> str:
+    """Text of a box file. ``boxes_xywh`` (N, 4). ``integer`` truncates toward zero like the official code."""
+    boxes = np.asarray(boxes_xywh, dtype=np.float64).reshape(-1, 4)
+    if integer:
+        rows = [delimiter.join(str(int(v)) for v in row) for row in np.trunc(boxes).astype(np.int64)]
+    else:
+        rows = [delimiter.join(repr(float(v)) for v in row) for row in boxes]
+    return "".join(row + "\n" for row in rows)
+
+
+def write_sequence_result(
+    folder: str | Path,
+    seq_name: str,
+    boxes_xywh: np.ndarray,
+    times: Optional[Sequence[float]] = None,
+    integer: bool = False,
+) -> Path:
+    """Write ``<seq>.txt`` (and ``<seq>_time.txt`` when ``times`` is given) atomically.
+
+    The time file is written after the box file, so ``is_finished`` (both present) only holds once
+    the boxes are complete; an interrupted write leaves no partial file (temp file + rename).
+    """
+    boxes = np.asarray(boxes_xywh, dtype=np.float64).reshape(-1, 4)
+    if not np.all(np.isfinite(boxes)):
+        raise ResultsError(f"{box_file(folder, seq_name)}: refusing to write non-finite boxes")
+    path = box_file(folder, seq_name)
+    atomic_write_text(path, format_boxes(boxes, integer=integer))
+    if times is not None:
+        times_arr = np.asarray(times, dtype=np.float64).reshape(-1)
+        if times_arr.shape[0] != boxes.shape[0]:
+            raise ResultsError(f"{time_file(folder, seq_name)}: {times_arr.shape[0]} times for {boxes.shape[0]} boxes")
+        atomic_write_text(time_file(folder, seq_name), "".join(f"{t:f}\n" for t in times_arr))
+    return path
+
+
+def _read_table(path: Path, columns: Optional[int]) -> np.ndarray:
+    if not path.is_file():
+        raise ResultsError(f"{path}: result file not found")
+    rows = []
+    for line_no, line in enumerate(path.read_text().splitlines(), start=1):
+        text = line.strip()
+        if not text:
+            continue
+        fields = [f for f in _SEPARATORS.split(text) if f]
+        try:
+            values = [float(f) for f in fields]
+        except ValueError:
+            raise ResultsError(f"{path}:{line_no}: not numbers: {text[:60]!r}") from None
+        if columns is not None and len(values) != columns:
+            raise ResultsError(f"{path}:{line_no}: expected {columns} values, got {len(values)}")
+        rows.append(values)
+    if columns is None:
+        return np.asarray([v for row in rows for v in row], dtype=np.float64)
+    return np.asarray(rows, dtype=np.float64).reshape(-1, columns)
+
+
+def read_boxes(path: str | Path) -> np.ndarray:
+    """Read a box file written by any toolkit (tab, comma or space separated) -> (N, 4) float64."""
+    return _read_table(Path(path), 4)
+
+
+def read_times(path: str | Path) -> np.ndarray:
+    """Read a ``_time.txt`` file -> (N,) float64 seconds."""
+    return _read_table(Path(path), None)

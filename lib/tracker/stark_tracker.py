@@ -1,0 +1,157 @@
+"""The STARK test-time tracker: one class for STARK-S and STARK-ST (facts 4; paper 3.1-3.2).
+
+Per frame: crop a search region around the previous state (factor ``cfg.test.search_factor``, side
+``cfg.test.search_size``), one encoder/decoder pass against the cached template features, average
+the queries' boxes, map the box back to the image with the unrounded previous centre and
+``crop_side / 2``, and clip it with a 10-pixel margin. With a score head (STARK-ST) the score is
+``sigmoid(pred_logits)`` and the dynamic template ``i`` is re-cropped around the new clipped state
+when ``frame_id % interval_i == 0`` and ``score > cfg.test.score_threshold`` (strict). Intervals come
+from ``cfg.test.update_intervals[dataset_name.upper()]``, else ``cfg.data.max_sample_interval``.
+
+Template features are computed once per template (``model.encode``) and reused on every frame.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import Optional, Sequence
+
+import numpy as np
+import torch
+
+from lib.config.schema import Config
+from lib.utils.crop import normalize_patch, sample_target
+
+logger = logging.getLogger(__name__)
+
+CLIP_MARGIN = 10  # official clip_box margin in pixels
+_AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def map_box_back(
+    pred_box_cxcywh: Sequence[float], prev_state_xywh: Sequence[float], search_size: int, resize_factor: float
+) -> list[float]:
+    """Search-crop box (pixels of the resized crop divided back by ``resize_factor``) -> image ``[x, y, w, h]``.
+
+    ``pred_box_cxcywh`` is already in image scale (``pred * search_size / resize_factor``); its centre
+    is relative to the crop's top-left corner, which sits at ``prev_centre - crop_side / 2``.
+    """
+    cx_prev = prev_state_xywh[0] + 0.5 * prev_state_xywh[2]
+    cy_prev = prev_state_xywh[1] + 0.5 * prev_state_xywh[3]
+    cx, cy, w, h = pred_box_cxcywh
+    half_side = 0.5 * search_size / resize_factor
+    cx_real = cx + (cx_prev - half_side)
+    cy_real = cy + (cy_prev - half_side)
+    return [cx_real - 0.5 * w, cy_real - 0.5 * h, w, h]
+
+
+def clip_box(box_xywh: Sequence[float], height: int, width: int, margin: int = CLIP_MARGIN) -> list[float]:
+    """Keep at least ``margin`` pixels of the box inside the image and make it at least ``margin`` wide/high."""
+    x1, y1, w, h = box_xywh
+    x2, y2 = x1 + w, y1 + h
+    x1 = min(max(0, x1), width - margin)
+    x2 = min(max(margin, x2), width)
+    y1 = min(max(0, y1), height - margin)
+    y2 = min(max(margin, y2), height)
+    return [x1, y1, max(margin, x2 - x1), max(margin, y2 - y1)]
+
+
+def update_intervals(cfg: Config, dataset_name: str) -> list[int]:
+    """Per-dynamic-template update interval for ``dataset_name`` (official lookup by upper-case name)."""
+    intervals = cfg.test.update_intervals.get(dataset_name.upper())
+    return list(intervals if intervals is not None else cfg.data.max_sample_interval)
+
+
+class StarkTracker:
+    """``initialize(image, {"init_bbox": [x, y, w, h]})`` then ``track(image)`` on every later frame.
+
+    Args:
+        cfg: the test-time config (``cfg.test`` crop parameters, ``cfg.data`` mean/std and templates).
+        model: a built ``Stark`` network with weights loaded.
+        dataset_name: benchmark name, selects the update interval (``lasot`` -> ``LASOT``).
+        device: torch device for the network.
+        amp: ``none`` (fp32, default) | ``bf16`` | ``fp16`` autocast for the network passes.
+    """
+
+    def __init__(self, cfg: Config, model: torch.nn.Module, dataset_name: str = "", device="cpu", amp: str = "none"):
+        if amp not in ("none", *_AMP_DTYPES):
+            raise ValueError(f"amp must be none, bf16 or fp16, got '{amp}'")
+        self.cfg = cfg
+        self.device = torch.device(device)
+        self.model = model.to(self.device).eval()
+        self.amp = amp
+        self.has_score = getattr(model, "cls_head", None) is not None
+        # STARK-ST: one dynamic template per interval (official z_dict_list = [z1] + copies)
+        self.intervals = update_intervals(cfg, dataset_name) if cfg.data.template.number > 1 else []
+        if self.intervals and len(self.intervals) != cfg.data.template.number - 1:
+            logger.warning(
+                "%d update intervals for %d dynamic templates; using one dynamic template per interval",
+                len(self.intervals),
+                cfg.data.template.number - 1,
+            )
+        self.score_threshold = cfg.test.score_threshold
+        self.templates: list = []
+        self.state: list[float] = []
+        self.frame_id = 0
+        self.num_updates = 0
+        self.template_patches: list = []
+        self._last_template_patch = None
+
+    # ------------------------------------------------------------------------------------------
+    def _autocast(self):
+        if self.amp == "none":
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=self.device.type, dtype=_AMP_DTYPES[self.amp])
+
+    def encode_crop(self, image: np.ndarray, box: Sequence[float], factor: float, size: int):
+        """Crop, normalise and encode one patch -> (FeatureSequence, resize_factor, patch (S, S, 3) uint8)."""
+        patch, resize_factor, mask = sample_target(image, box, factor, size)
+        tensor = normalize_patch(patch, self.cfg.data.mean, self.cfg.data.std)[None].to(self.device)
+        mask_t = torch.from_numpy(mask)[None].to(self.device)
+        with torch.inference_mode(), self._autocast():
+            features = self.model.encode(tensor, mask_t)
+        return features, resize_factor, patch
+
+    def _template(self, image: np.ndarray, box: Sequence[float]):
+        features, _, patch = self.encode_crop(image, box, self.cfg.test.template_factor, self.cfg.test.template_size)
+        self._last_template_patch = patch
+        return features
+
+    # ------------------------------------------------------------------------------------------
+    def initialize(self, image: np.ndarray, info: dict) -> dict:
+        """Encode the initial template around ``info["init_bbox"]``; the dynamic ones start as copies of it."""
+        init_box = [float(v) for v in info["init_bbox"]]
+        template = self._template(image, init_box)
+        self.templates = [template] * (1 + len(self.intervals))
+        # template crops kept for visualisation (vis_attention), in the order of self.templates
+        self.template_patches = [self._last_template_patch] * len(self.templates)
+        self.state = init_box
+        self.frame_id = 0
+        self.num_updates = 0
+        return {"target_bbox": list(self.state)}
+
+    def track(self, image: np.ndarray, info: Optional[dict] = None) -> dict:
+        """Track one frame -> ``{"target_bbox": [x, y, w, h]}`` (+ ``"conf_score"`` with a score head)."""
+        height, width = image.shape[:2]
+        self.frame_id += 1
+        search_size = self.cfg.test.search_size
+        search, resize_factor, _ = self.encode_crop(image, self.state, self.cfg.test.search_factor, search_size)
+        with torch.inference_mode(), self._autocast():
+            out = self.model.decode(self.templates, search, run_box_head=True, run_cls_head=self.has_score)
+        pred_boxes = out["pred_boxes"].float().view(-1, 4)  # (Nq, 4) cxcywh normalised
+        # the official arithmetic: mean over queries, x search_size, / resize_factor in float32 tensors
+        pred_box = (pred_boxes.mean(dim=0) * search_size / resize_factor).tolist()
+        self.state = clip_box(map_box_back(pred_box, self.state, search_size, resize_factor), height, width)
+        result: dict = {"target_bbox": list(self.state)}
+        conf = None
+        if self.has_score:
+            conf = out["pred_logits"].float().view(-1).sigmoid().item()
+            result["conf_score"] = conf
+        for index, interval in enumerate(self.intervals):
+            # without a score head (ablation) the dynamic template is replaced on schedule alone
+            if self.frame_id % interval == 0 and (conf is None or conf > self.score_threshold):
+                self.templates[index + 1] = self._template(image, self.state)
+                self.template_patches[index + 1] = self._last_template_patch
+                self.num_updates += 1
+        return result

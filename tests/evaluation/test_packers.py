@@ -1,0 +1,66 @@
+"""Submission zips: GOT-10k per-sequence folders, TrackingNet flat files, completeness checks."""
+
+import zipfile
+
+import numpy as np
+import pytest
+
+from lib.evaluation import packers
+from lib.evaluation.results_io import write_sequence_result
+
+
+def _got10k_root(tmp_path, frames):
+    root = tmp_path / "got10k"
+    (root / "test").mkdir(parents=True)
+    (root / "test" / "list.txt").write_text("\n".join(frames) + "\n")
+    for name, n in frames.items():
+        (root / "test" / name).mkdir()
+        for i in range(n):
+            (root / "test" / name / f"{i + 1:08d}.jpg").write_bytes(b"")
+    return root
+
+
+def test_got10k_zip_layout(tmp_path):
+    root = _got10k_root(tmp_path, {"GOT-10k_Test_000001": 3, "GOT-10k_Test_000002": 2})
+    counts = packers.got10k_test_frame_counts(root)
+    assert counts == {"GOT-10k_Test_000001": 3, "GOT-10k_Test_000002": 2}
+    results = tmp_path / "res"
+    for name, n in counts.items():
+        write_sequence_result(results, name, np.full((n, 4), 1.5), times=[0.1] * n)
+    out = packers.pack_got10k(results, counts, tmp_path / "sub.zip", integer=True)
+    with zipfile.ZipFile(out) as z:
+        assert sorted(z.namelist()) == [
+            "GOT-10k_Test_000001/GOT-10k_Test_000001_001.txt",
+            "GOT-10k_Test_000001/GOT-10k_Test_000001_time.txt",
+            "GOT-10k_Test_000002/GOT-10k_Test_000002_001.txt",
+            "GOT-10k_Test_000002/GOT-10k_Test_000002_time.txt",
+        ]
+        assert z.read("GOT-10k_Test_000002/GOT-10k_Test_000002_001.txt").decode() == "1,1,1,1\n1,1,1,1\n"
+        assert z.read("GOT-10k_Test_000002/GOT-10k_Test_000002_time.txt").decode().splitlines() == ["0.10000000"] * 2
+
+
+def test_missing_and_short_sequences_are_named(tmp_path):
+    counts = {"A": 3, "B": 2}
+    write_sequence_result(tmp_path / "r", "A", np.ones((3, 4)), times=[0.1] * 3)
+    with pytest.raises(packers.PackingError, match="sequence B: result file .* is missing"):
+        packers.pack_trackingnet(tmp_path / "r", counts, tmp_path / "x.zip")
+    write_sequence_result(tmp_path / "r", "B", np.ones((1, 4)), times=[0.1])
+    with pytest.raises(packers.PackingError, match="sequence B: .* has 1 lines, the sequence has 2 frames"):
+        packers.pack_got10k(tmp_path / "r", counts, tmp_path / "x.zip")
+    assert not (tmp_path / "x.zip").exists()
+
+
+def test_trackingnet_flat_zip(tmp_path):
+    root = tmp_path / "tn" / "TEST"
+    (root / "anno").mkdir(parents=True)
+    (root / "frames" / "vid_1").mkdir(parents=True)
+    (root / "anno" / "vid_1.txt").write_text("1,2,3,4\n")
+    for i in range(2):
+        (root / "frames" / "vid_1" / f"{i}.jpg").write_bytes(b"")
+    counts = packers.trackingnet_test_frame_counts(tmp_path / "tn")
+    assert counts == {"vid_1": 2}
+    write_sequence_result(tmp_path / "r", "vid_1", np.array([[1, 2, 3, 4], [0.5, 1, 2, 3]]), times=[0, 0])
+    out = packers.pack_trackingnet(tmp_path / "r", counts, tmp_path / "tn.zip")
+    with zipfile.ZipFile(out) as z:
+        assert z.namelist() == ["vid_1.txt"]
+        assert z.read("vid_1.txt").decode() == "1.0,2.0,3.0,4.0\n0.5,1.0,2.0,3.0\n"

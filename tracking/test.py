@@ -1,0 +1,100 @@
+"""Run a STARK tracker over a benchmark and write result files in the official layout.
+
+    python tracking/test.py stark_st baseline --dataset lasot --threads 4 --num_gpus 1
+    python tracking/test.py stark_s baseline --dataset got10k_test --checkpoint STARKS_ep0500.pth.tar
+    python tracking/test.py stark_st baseline --dataset folder --folder frames/ --init_box 10 20 30 40
+
+Datasets: lasot, got10k_test, got10k_val, trackingnet, folder. Finished sequences are skipped; a
+failing sequence is reported at the end and the exit code is 1.
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+from lib.config import ConfigError, load_local_settings
+from lib.evaluation.results_io import ResultsError
+from lib.tracker.runner import (
+    RunnerError,
+    RunOptions,
+    default_checkpoint,
+    folder_sequence,
+    load_test_config,
+    run_benchmark,
+)
+from lib.utils.logging import setup_logging
+
+DATASETS = ("lasot", "got10k_test", "got10k_val", "trackingnet", "folder")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("tracker_name", help="stark_s | stark_st")
+    parser.add_argument("tracker_param", help="config name, e.g. baseline")
+    parser.add_argument("--dataset", "--dataset_name", dest="dataset", default="lasot", choices=DATASETS)
+    parser.add_argument("--sequence", default=None, help="run only this sequence (name)")
+    parser.add_argument("--threads", type=int, default=0, help="worker processes (0: in this process)")
+    parser.add_argument("--num_gpus", type=int, default=1, help="GPUs to spread workers over")
+    parser.add_argument("--checkpoint", default=None, help="official .pth.tar or this project's checkpoint")
+    parser.add_argument("--runid", type=int, default=None)
+    parser.add_argument("--save_dir", default=None, help="overrides settings save_dir (checkpoints/ and test/)")
+    parser.add_argument("--opts", nargs="*", default=[], help="config overrides key=value")
+    parser.add_argument("--paths", nargs="*", default=[], help="settings overrides, e.g. lasot_dir=/data/lasot")
+    parser.add_argument("--int_results", action="store_true", help="truncate boxes to int (official files)")
+    parser.add_argument("--amp", default="none", choices=("none", "bf16", "fp16"))
+    parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    parser.add_argument("--use_lmdb", action="store_true", help="read frames from the *_lmdb databases")
+    parser.add_argument("--folder", default=None, help="--dataset folder: the folder of frames")
+    parser.add_argument("--init_box", nargs=4, type=float, default=None, metavar=("X", "Y", "W", "H"))
+    args = parser.parse_args()
+    setup_logging()
+    try:
+        path_overrides = list(args.paths) + ([f"save_dir={args.save_dir}"] if args.save_dir else [])
+        settings = load_local_settings(None, path_overrides)
+        cfg = load_test_config(args.tracker_name, args.tracker_param, args.opts)
+        checkpoint = args.checkpoint or str(
+            default_checkpoint(settings.save_dir, args.tracker_name, args.tracker_param, cfg.test.epoch)
+        )
+        if not Path(checkpoint).is_file():
+            raise RunnerError(f"checkpoint {checkpoint} not found (train first, or pass --checkpoint PATH)")
+        if args.dataset == "folder":
+            if not args.folder:
+                raise RunnerError("--dataset folder needs --folder DIR (and --init_box or DIR/groundtruth.txt)")
+            sequences = [folder_sequence(args.folder, args.init_box)]
+        else:
+            from lib.data.registry import load_test_sequences
+
+            sequences = load_test_sequences(args.dataset, settings, use_lmdb=args.use_lmdb)
+        if args.sequence:
+            sequences = [s for s in sequences if s.name == args.sequence]
+            if not sequences:
+                raise RunnerError(f"sequence '{args.sequence}' is not part of {args.dataset}")
+        options = RunOptions(
+            tracker_name=args.tracker_name,
+            config_name=args.tracker_param,
+            dataset=args.dataset,
+            checkpoint=checkpoint,
+            results_dir=str(settings.results_dir),
+            runid=args.runid,
+            overrides=list(args.opts),
+            int_results=args.int_results,
+            amp=args.amp,
+            device=args.device,
+        )
+        outcomes = run_benchmark(options, sequences, threads=args.threads, num_gpus=args.num_gpus)
+    except (ConfigError, RunnerError, ResultsError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    failed = [o for o in outcomes if o.status == "failed"]
+    done = sum(o.status == "done" for o in outcomes)
+    skipped = sum(o.status == "skipped" for o in outcomes)
+    print(
+        f"{done} tracked, {skipped} skipped (already finished), {len(failed)} failed; results in {options.output_folder}"
+    )
+    for outcome in failed:
+        print(f"FAILED {outcome.name}: {outcome.error}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
