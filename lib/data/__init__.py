@@ -1,0 +1,1 @@
+"""Data: benchmark datasets, image sources (folder/lmdb), sampler, processing, loader, synthetic generator."""

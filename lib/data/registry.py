@@ -1,0 +1,75 @@
+"""Dataset names used by configs (the official ones plus ``*_all`` for partial or generated sets)."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from lib.config.local import LocalSettings
+from lib.data.datasets import Coco, Got10k, Lasot, TrackingDataset, TrackingNet
+from lib.data.errors import DatasetError
+from lib.data.image_source import ImageSource, make_source
+from lib.data.sequence import TestSequence
+
+# name -> (settings key of the root, constructor taking (source, cache_frames, coco_min_size))
+_Factory = Callable[[ImageSource, bool, float], TrackingDataset]
+_TRAIN: dict[str, tuple[str, _Factory]] = {
+    "LASOT": ("lasot", lambda s, c, m: Lasot(s, "train", c, name="LASOT")),
+    "LASOT_all": ("lasot", lambda s, c, m: Lasot(s, "all", c, name="LASOT_all")),
+    "GOT10K_vottrain": ("got10k", lambda s, c, m: Got10k(s, "train", "vottrain", c, name="GOT10K_vottrain")),
+    "GOT10K_votval": ("got10k", lambda s, c, m: Got10k(s, "train", "votval", c, name="GOT10K_votval")),
+    "GOT10K_train_full": ("got10k", lambda s, c, m: Got10k(s, "train", "train_full", c, name="GOT10K_train_full")),
+    "GOT10K_train": ("got10k", lambda s, c, m: Got10k(s, "train", "train", c, name="GOT10K_train")),
+    "GOT10K_val": ("got10k", lambda s, c, m: Got10k(s, "train", "val", c, name="GOT10K_val")),
+    "GOT10K_official_val": ("got10k", lambda s, c, m: Got10k(s, "val", "all", c, name="GOT10K_official_val")),
+    "GOT10K_all": ("got10k", lambda s, c, m: Got10k(s, "train", "all", c, name="GOT10K_all")),
+    "COCO17": ("coco", lambda s, c, m: Coco(s, min_size=m, cache_frames=c, name="COCO17")),
+    "TRACKINGNET": ("trackingnet", lambda s, c, m: TrackingNet(s, cache_frames=c, name="TRACKINGNET")),
+    "TRACKINGNET_all": ("trackingnet", lambda s, c, m: TrackingNet(s, "present", c, name="TRACKINGNET_all")),
+}
+
+# test-time benchmarks -> (root key, constructor taking the source)
+_TEST: dict[str, tuple[str, Callable[[ImageSource], TrackingDataset]]] = {
+    "got10k_test": ("got10k", lambda s: Got10k(s, "test")),
+    "got10k_val": ("got10k", lambda s: Got10k(s, "val")),
+    "lasot": ("lasot", lambda s: Lasot(s, "test")),
+    "lasot_all": ("lasot", lambda s: Lasot(s, "all")),
+    "trackingnet": ("trackingnet", lambda s: TrackingNet(s, ["TEST"])),
+}
+
+DATASET_NAMES = tuple(_TRAIN)
+TEST_BENCHMARKS = tuple(_TEST)
+
+
+def canonical_name(name: str) -> str:
+    """Official spelling of a dataset name (case-insensitive); one-line error listing the valid names."""
+    lookup = {n.lower(): n for n in _TRAIN}
+    if name.lower() not in lookup:
+        raise DatasetError(f"unknown dataset name '{name}'; valid: {', '.join(_TRAIN)}")
+    return lookup[name.lower()]
+
+
+def dataset_source(settings: LocalSettings, root_key: str, use_lmdb: bool) -> ImageSource:
+    """The folder or lmdb source of ``<root_key>_dir`` / ``<root_key>_lmdb_dir`` (one-line error if absent)."""
+    key = f"{root_key}_lmdb_dir" if use_lmdb else f"{root_key}_dir"
+    return make_source(settings.dataset_root(key), use_lmdb=use_lmdb)
+
+
+def build_dataset(
+    name: str,
+    settings: LocalSettings,
+    use_lmdb: bool = False,
+    cache_frames: bool = False,
+    coco_min_size: float = 50.0,
+) -> TrackingDataset:
+    """A training dataset by config name (``LASOT``, ``GOT10K_vottrain``, ``GOT10K_all``, ``COCO17``, ...)."""
+    name = canonical_name(name)
+    root_key, factory = _TRAIN[name]
+    return factory(dataset_source(settings, root_key, use_lmdb), cache_frames, coco_min_size)
+
+
+def load_test_sequences(benchmark: str, settings: LocalSettings, use_lmdb: bool = False) -> list[TestSequence]:
+    """Test-time sequences of ``got10k_test`` | ``got10k_val`` | ``lasot`` | ``lasot_all`` | ``trackingnet``."""
+    if benchmark.lower() not in _TEST:
+        raise DatasetError(f"unknown benchmark '{benchmark}'; valid: {', '.join(_TEST)}")
+    root_key, factory = _TEST[benchmark.lower()]
+    return factory(dataset_source(settings, root_key, use_lmdb)).test_sequences()

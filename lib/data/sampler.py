@@ -1,0 +1,282 @@
+"""Draw training samples (templates + search frame) from a mix of datasets (official rules, fact 3.3).
+
+Every sample is a pure function of ``(seed, epoch, index)``: it owns a ``numpy.random.Generator``
+seeded with those three numbers (never the global RNG), so a resumed run draws the same samples and
+DDP ranks that take disjoint indices draw disjoint samples.
+
+Modes: ``causal`` (STARK-S: search after the template, within the max gap), ``trident`` and
+``trident_pro`` (STARK-ST: initial template and search anywhere, the dynamic template within the max gap
+on the template's side of the search; ``trident_pro`` allows it to be an invisible frame). With
+``train_cls`` (stage 2) half the samples are negatives labelled 0: a frame of the same video where the
+target is invisible, annotated with a centred box of W/8 x H/8, or, when the video has none, a frame of
+another sequence with its own annotation.
+
+A sample that fails (processing invalid, unreadable frame) is redrawn with the same generator, at most
+``max_redraws`` times; then :class:`SamplingError` names the dataset/sequence that failed most.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from lib.data.datasets.base import TrackingDataset
+from lib.data.errors import DatasetError, FrameReadError, SamplingError
+from lib.data.processing import StarkProcessing
+
+logger = logging.getLogger(__name__)
+
+MODES = ("causal", "trident", "trident_pro")
+_MAX_ID_DRAWS = 200  # frame-id draws per sequence before the draw counts as one failed sample
+
+
+@dataclass
+class SamplerOptions:
+    mode: str = "causal"
+    num_templates: int = 1
+    num_search: int = 1
+    max_intervals: Sequence[int] = (200,)  # causal: the first one; trident: one per dynamic template
+    max_redraws: int = 100
+    train_cls: bool = False
+    pos_prob: float = 0.5
+    min_length: int = 20  # official: video sequences need >= 20 frames ...
+    # ... and more than 2 * (num_templates + num_search) visible frames (enforced at construction)
+    return_meta: bool = False  # add dataset/sequence/frame ids (strings) to each sample
+
+
+def sample_visible_ids(
+    visible: np.ndarray,
+    rng: np.random.Generator,
+    num: int = 1,
+    min_id: Optional[int] = None,
+    max_id: Optional[int] = None,
+    allow_invisible: bool = False,
+    force_invisible: bool = False,
+) -> Optional[list[int]]:
+    """``num`` frame ids drawn with replacement from ``[min_id, max_id)`` (clamped to the sequence).
+
+    Only visible frames unless ``allow_invisible``; only invisible ones if ``force_invisible``.
+    Returns None when the range holds no candidate (``[]`` when ``num`` is 0).
+    """
+    if num == 0:
+        return []
+    lo = 0 if min_id is None else max(0, min_id)
+    hi = len(visible) if max_id is None else min(len(visible), max_id)
+    if hi <= lo:
+        return None
+    window = visible[lo:hi]
+    if force_invisible:
+        candidates = np.flatnonzero(~window)
+    elif allow_invisible:
+        candidates = np.arange(hi - lo)
+    else:
+        candidates = np.flatnonzero(window)
+    if len(candidates) == 0:
+        return None
+    return [int(lo + c) for c in candidates[rng.integers(0, len(candidates), num)]]
+
+
+class TrackingSampler(Dataset):
+    """Map-style dataset of ``samples_per_epoch`` processed samples; index with ``(epoch, index)``.
+
+    An integer index uses ``self.epoch`` (set with :meth:`set_epoch`).
+    """
+
+    def __init__(
+        self,
+        datasets: Sequence[TrackingDataset],
+        ratios: Sequence[float],
+        samples_per_epoch: int,
+        processing: StarkProcessing,
+        options: SamplerOptions,
+        seed: int = 0,
+    ):
+        if options.mode not in MODES:
+            raise DatasetError(f"sampler mode '{options.mode}' unknown; valid: {', '.join(MODES)}")
+        if len(datasets) != len(ratios) or not datasets:
+            raise DatasetError(f"{len(datasets)} datasets but {len(ratios)} ratios")
+        self.datasets = list(datasets)
+        weights = np.asarray(ratios, dtype=np.float64)
+        self.probs = weights / weights.sum()
+        self.samples_per_epoch = samples_per_epoch
+        self.processing = processing
+        self.opts = options
+        self.seed = seed
+        self.epoch = 0
+        self.frame_errors = 0
+        self.failures: Counter = Counter()
+        need = 2 * (options.num_templates + options.num_search)
+        self.eligible = []
+        for ds in self.datasets:
+            if ds.is_video:
+                ok = [i for i, s in enumerate(ds.sequences) if len(s) >= options.min_length and s.visible.sum() > need]
+            else:
+                ok = list(range(len(ds)))
+            if len(ok) < len(ds):
+                logger.info(
+                    "%s: %d of %d sequences too short (< %d frames) or with <= %d visible frames; not sampled",
+                    ds.name, len(ds) - len(ok), len(ds), options.min_length, need,
+                )  # fmt: skip
+            if not ok:
+                raise DatasetError(
+                    f"{ds.name}: no sequence has >= {options.min_length} frames and > {need} visible frames"
+                )
+            self.eligible.append(np.asarray(ok))
+
+    def __len__(self) -> int:
+        return self.samples_per_epoch
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    # -- frame-id draws --
+    def _causal_ids(self, visible: np.ndarray, rng: np.random.Generator):
+        n_t, n_s, gap = self.opts.num_templates, self.opts.num_search, int(self.opts.max_intervals[0])
+        increase = 0
+        for _ in range(_MAX_ID_DRAWS):
+            base = sample_visible_ids(visible, rng, 1, n_t - 1, len(visible) - n_s)
+            if base is None:
+                return None
+            previous = sample_visible_ids(visible, rng, n_t - 1, base[0] - gap - increase, base[0])
+            if previous is None:
+                increase += 5
+                continue
+            templates = base + previous
+            search = sample_visible_ids(visible, rng, n_s, templates[0] + 1, templates[0] + gap + increase)
+            if search is not None:
+                return templates, search
+            increase += 5
+        return None
+
+    def _trident_ids(self, visible: np.ndarray, rng: np.random.Generator):
+        intervals = self.opts.max_intervals
+        gaps = [int(intervals[min(i, len(intervals) - 1)]) for i in range(self.opts.num_templates - 1)]
+        for _ in range(_MAX_ID_DRAWS):
+            first = sample_visible_ids(visible, rng, 1)
+            search = sample_visible_ids(visible, rng, 1)
+            if first is None or search is None:
+                return None
+            extra = []
+            for gap in gaps:
+                if first[0] >= search[0]:
+                    lo, hi = search[0], search[0] + gap
+                else:
+                    lo, hi = search[0] - gap, search[0]
+                ids = sample_visible_ids(visible, rng, 1, lo, hi, allow_invisible=self.opts.mode == "trident_pro")
+                if ids is None:
+                    break
+                extra += ids
+            if len(extra) == len(gaps):
+                return first + extra, search
+        return None
+
+    def _frame_ids(self, ds: TrackingDataset, visible: np.ndarray, rng: np.random.Generator):
+        if not ds.is_video:
+            return [0] * self.opts.num_templates, [0] * self.opts.num_search
+        if self.opts.mode == "causal":
+            return self._causal_ids(visible, rng)
+        return self._trident_ids(visible, rng)
+
+    # -- one attempt --
+    def _pick(self, rng: np.random.Generator) -> tuple[int, int]:
+        d = int(rng.choice(len(self.datasets), p=self.probs))
+        return d, int(self.eligible[d][rng.integers(0, len(self.eligible[d]))])
+
+    def _load(self, d: int, s: int, ids: list[int], loaded: dict) -> list[np.ndarray]:
+        out = []
+        for f in ids:
+            if (d, s, f) not in loaded:
+                loaded[(d, s, f)] = self.datasets[d].read_frame(s, f)
+            out.append(loaded[(d, s, f)])
+        return out
+
+    def _negative_search(self, d: int, s: int, visible: np.ndarray, rng: np.random.Generator, loaded: dict):
+        """A search frame without the target: (frames, boxes, description)."""
+        ds = self.datasets[d]
+        if ds.is_video:
+            ids = sample_visible_ids(visible, rng, 1, force_invisible=True)
+            if ids is not None:
+                frame = self._load(d, s, ids, loaded)[0]
+                h, w = frame.shape[:2]
+                # official centred dummy box of W/8 x H/8 (int-truncated as upstream)
+                box = np.array([int(w / 2 - w / 16), int(h / 2 - h / 16), int(w / 8), int(h / 8)], dtype=np.float64)
+                return [frame], [box], (d, s, ids)
+        for _ in range(_MAX_ID_DRAWS):
+            d2, s2 = self._pick(rng)
+            if (d2, s2) != (d, s):
+                break
+        else:
+            return None
+        other = self.datasets[d2].sequence(s2)
+        ids = sample_visible_ids(other.visible, rng, 1, allow_invisible=True) if self.datasets[d2].is_video else [0]
+        frames = self._load(d2, s2, ids, loaded)
+        return frames, [other.boxes[ids[0]]], (d2, s2, ids)
+
+    def _attempt(self, rng: np.random.Generator) -> tuple[tuple[int, int], Optional[dict]]:
+        d, s = self._pick(rng)
+        ds = self.datasets[d]
+        seq = ds.sequence(s)
+        drawn = self._frame_ids(ds, seq.visible, rng)
+        if drawn is None:
+            return (d, s), None
+        template_ids, search_ids = drawn
+        loaded: dict = {}
+        templates = self._load(d, s, template_ids, loaded)
+        template_boxes = [seq.boxes[i] for i in template_ids]
+        label = None
+        search_source = (d, s, search_ids)
+        if self.opts.train_cls and rng.random() >= self.opts.pos_prob:
+            label = 0.0
+            negative = self._negative_search(d, s, seq.visible, rng, loaded)
+            if negative is None:
+                return (d, s), None
+            searches, search_boxes, search_source = negative
+        else:
+            label = 1.0 if self.opts.train_cls else None
+            searches = self._load(d, s, search_ids, loaded)
+            search_boxes = [seq.boxes[i] for i in search_ids]
+        sample = self.processing(templates, template_boxes, searches, search_boxes, rng)
+        if sample is None:
+            return (d, s), None
+        if label is not None:
+            sample["label"] = torch.tensor(label, dtype=torch.float32)
+        if self.opts.return_meta:
+            sd, ss, sids = search_source
+            sample["meta"] = {
+                "dataset": ds.name,
+                "sequence": seq.name,
+                "template_ids": torch.tensor(template_ids),
+                "search_dataset": self.datasets[sd].name,
+                "search_sequence": self.datasets[sd].sequence(ss).name,
+                "search_ids": torch.tensor(sids),
+            }
+        return (d, s), sample
+
+    def __getitem__(self, key) -> dict:
+        epoch, index = key if isinstance(key, tuple) else (self.epoch, key)
+        rng = np.random.default_rng([self.seed, int(epoch), int(index)])
+        failed: Counter = Counter()
+        for _ in range(self.opts.max_redraws + 1):
+            try:
+                where, sample = self._attempt(rng)
+            except FrameReadError as exc:
+                self.frame_errors += 1
+                logger.warning("skipping unreadable frame (%d so far in this process): %s", self.frame_errors, exc)
+                failed[str(exc).split(": ")[0]] += 1
+                continue
+            if sample is not None:
+                return sample
+            d, s = where
+            failed[f"{self.datasets[d].name}/{self.datasets[d].sequence(s).name}"] += 1
+        self.failures.update(failed)
+        worst, count = failed.most_common(1)[0]
+        raise SamplingError(
+            f"sample (epoch {epoch}, index {index}): {self.opts.max_redraws + 1} draws failed; "
+            f"most often {worst} ({count} times); check that dataset's frames and annotations"
+        )

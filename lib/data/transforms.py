@@ -1,0 +1,55 @@
+"""Augmentations of the training pipeline (fresh implementations of the official ones, fact 3.3).
+
+Joint transforms act on every frame of a sample with one random draw (grayscale, horizontal flip);
+per-crop transforms act on one crop with its own draw (brightness, flip of the normalised crop).
+All randomness comes from the caller's ``numpy.random.Generator``.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+
+def to_grayscale(image: np.ndarray) -> np.ndarray:
+    """(H, W, 3) uint8 RGB -> the same shape with the luma copied into the three channels."""
+    gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+    return cv2.cvtColor(gray, cv2.COLOR_GRAY2RGB)
+
+
+def flip_image(image: np.ndarray) -> np.ndarray:
+    """Mirror a frame left-right (a new array)."""
+    return cv2.flip(image, 1)
+
+
+def flip_box(box_xywh: np.ndarray, width: int) -> np.ndarray:
+    """Mirror a box in an image of ``width`` pixels: ``x -> W - x - w`` (pixel-edge coordinates).
+
+    The official transform maps ``x -> W - 1 - x - w``, a one-pixel shift against the mirrored image;
+    this uses the exact mirror (documented deviation).
+    """
+    box = np.asarray(box_xywh, dtype=np.float64).copy()
+    box[0] = width - box[0] - box[2]
+    return box
+
+
+def flip_image_and_box(image: np.ndarray, box_xywh: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mirror a frame and its box together."""
+    return flip_image(image), flip_box(box_xywh, image.shape[1])
+
+
+def flip_normalized_box(box_xywh: np.ndarray) -> np.ndarray:
+    """Mirror a box in normalised crop coordinates: ``x -> 1 - x - w``."""
+    box = np.asarray(box_xywh, dtype=np.float64).copy()
+    box[0] = 1.0 - box[0] - box[2]
+    return box
+
+
+def jitter_box(box_xywh: np.ndarray, scale_jitter: float, center_jitter: float, rng: np.random.Generator) -> np.ndarray:
+    """Official jitter: size ``wh * exp(N(0,1) * scale_jitter)`` (per axis), centre moved by up to
+    ``sqrt(w' h') * center_jitter / 2`` per axis, uniformly. Returns (4,) ``x, y, w, h``."""
+    box = np.asarray(box_xywh, dtype=np.float64)
+    size = box[2:] * np.exp(rng.standard_normal(2) * scale_jitter)
+    max_offset = np.sqrt(size.prod()) * center_jitter
+    centre = box[:2] + 0.5 * box[2:] + max_offset * (rng.random(2) - 0.5)
+    return np.concatenate([centre - 0.5 * size, size])

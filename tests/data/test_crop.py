@@ -1,0 +1,118 @@
+"""The shared crop against hand-computed numbers (official rounding and padding)."""
+
+import numpy as np
+import pytest
+import torch
+
+from lib.utils.crop import CropError, box_from_crop, box_in_crop, crop_size, normalize_patch, sample_target
+
+
+def _ramp_image(h=80, w=100):
+    rng = np.random.default_rng(0)
+    return rng.integers(1, 256, size=(h, w, 3), dtype=np.uint8)  # no zeros, so padding is recognisable
+
+
+def test_crop_size_uses_ceil():
+    assert crop_size([0, 0, 10.1, 10.1], 2.0) == 21
+    assert crop_size([0, 0, 30, 30], 2.0) == 60
+    with pytest.raises(CropError):
+        crop_size([0, 0, 0, 5], 2.0)
+
+
+def test_left_padding_and_content_hand_checked():
+    image = _ramp_image()
+    # side 60, x1 = round(10 + 15 - 30) = -5, y1 = round(20 + 15 - 30) = 5; output 60 -> no resampling
+    patch, factor, mask = sample_target(image, [10, 20, 30, 30], 2.0, 60)
+    assert factor == 1.0 and patch.shape == (60, 60, 3) and mask.shape == (60, 60)
+    assert (patch[:, :5] == 0).all() and mask[:, :5].all()
+    np.testing.assert_array_equal(patch[:, 5:], image[5:65, 0:55])
+    assert not mask[:, 5:].any()
+
+
+def test_right_border_gets_the_official_extra_padding_column():
+    image = _ramp_image()
+    # side 40, x1 = 60, x2 = 100 = W -> x2_pad = 1: image column 99 is replaced by one zero column
+    patch, _, mask = sample_target(image, [70, 30, 20, 20], 2.0, 40)
+    np.testing.assert_array_equal(patch[:, :39], image[20:60, 60:99])
+    assert (patch[:, 39] == 0).all() and mask[:, 39].all() and not mask[:, :39].any()
+    # bottom: y1 = 40, y2 = 80 = H -> last row padded
+    patch, _, mask = sample_target(image, [30, 50, 20, 20], 2.0, 40)
+    np.testing.assert_array_equal(patch[:39], image[40:79, 20:60])
+    assert (patch[39] == 0).all() and mask[39].all() and not mask[:39].any()
+
+
+def test_corner_rounds_half_to_even():
+    image = _ramp_image()
+    # side 4; x1 = round(12.5 - 2) = round(10.5) = 10 (half-up would give 11); y1 = round(9.5) = 10
+    patch, _, _ = sample_target(image, [11.5, 10.5, 2, 2], 2.0, 4)
+    np.testing.assert_array_equal(patch, image[10:14, 10:14])
+    patch, _, _ = sample_target(image, [12.5, 10, 2, 2], 2.0, 4)  # round(11.5) = 12
+    np.testing.assert_array_equal(patch, image[9:13, 12:16])
+
+
+def test_mask_marks_every_output_pixel_padding_bleeds_into():
+    image = _ramp_image()
+    # 5 padded columns of 60, downsampled by 2: output columns 0..2 sample source columns 0..5
+    _, factor, mask = sample_target(image, [10, 20, 30, 30], 2.0, 30)
+    assert factor == 0.5
+    assert mask[:, :3].all() and not mask[:, 3:].any()
+
+
+def test_crop_fully_outside_is_all_padding():
+    image = _ramp_image()
+    patch, _, mask = sample_target(image, [500, 500, 10, 10], 2.0, 16)
+    assert (patch == 0).all() and mask.all()
+
+
+@pytest.mark.parametrize("normalize", [True, False])
+def test_box_round_trip_through_crop(normalize):
+    rng = np.random.default_rng(1)
+    for _ in range(20):
+        ref = np.concatenate([rng.uniform(0, 300, 2), rng.uniform(5, 80, 2)])
+        box = np.concatenate([ref[:2] + rng.uniform(-30, 30, 2), rng.uniform(5, 80, 2)])
+        side = crop_size(ref, 5.0)
+        in_crop = box_in_crop(box, ref, 320 / side, 320, normalize=normalize)
+        back = box_from_crop(in_crop, ref, 320 / side, 320, normalize=normalize)
+        np.testing.assert_allclose(back, box, atol=1e-9)
+
+
+def test_box_in_crop_hand_checked():
+    # same centre as the crop box: centre at (S - 1) / 2, size scaled by resize factor
+    out = box_in_crop([10, 20, 30, 40], [10, 20, 30, 40], 2.0, 128, normalize=False)
+    np.testing.assert_allclose(out, [63.5 - 30, 63.5 - 40, 60, 80])
+    # target shifted by (+5, -2) px -> centre shifts by (+10, -4) crop px; normalised by 128
+    out = box_in_crop([15, 18, 30, 40], [10, 20, 30, 40], 2.0, 128)
+    np.testing.assert_allclose(out * 128, [73.5 - 30, 59.5 - 40, 60, 80])
+
+
+def test_crop_content_matches_box_in_crop_mapping():
+    # a white square on black: its crop-box from box_in_crop matches where it lands (up to the half pixel)
+    image = np.zeros((200, 200, 3), dtype=np.uint8)
+    image[80:120, 60:100] = 255
+    target = [60, 80, 40, 40]
+    patch, factor, _ = sample_target(image, target, 2.0, 80)
+    ys, xs = np.nonzero(patch[..., 0] > 127)
+    box = box_in_crop(target, target, factor, 80, normalize=False)
+    assert abs(xs.min() - box[0]) <= 1 and abs(xs.max() + 1 - (box[0] + box[2])) <= 1
+    assert abs(ys.min() - box[1]) <= 1 and abs(ys.max() + 1 - (box[1] + box[3])) <= 1
+
+
+def test_normalize_patch():
+    patch = np.full((4, 4, 3), 255, dtype=np.uint8)
+    patch[..., 1] = 0
+    out = normalize_patch(patch, [0.5, 0.5, 0.5], [0.25, 0.5, 1.0])
+    assert out.shape == (3, 4, 4) and out.dtype == torch.float32
+    torch.testing.assert_close(out[:, 0, 0], torch.tensor([2.0, -1.0, 0.5]))
+
+
+def test_mirrored_crop_equals_crop_of_flipped_image():
+    import cv2
+
+    image = _ramp_image()
+    for box in ([10, 20, 30, 30], [70, 30, 20, 20], [-5, 60, 25, 15], [11.5, 10.5, 2, 2], [40, 10, 33, 27]):
+        for factor, size in ((2.0, 40), (5.0, 64)):
+            expected = sample_target(cv2.flip(image, 1), box, factor, size)
+            actual = sample_target(image, box, factor, size, mirrored=True)
+            np.testing.assert_array_equal(actual[0], expected[0])
+            np.testing.assert_array_equal(actual[2], expected[2])
+            assert actual[1] == expected[1]

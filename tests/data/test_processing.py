@@ -1,0 +1,100 @@
+"""Processing: boxes stay on the target through joint and per-crop flips; masks mark padding."""
+
+import numpy as np
+import pytest
+import torch
+
+from lib.data.processing import CropSpec, StarkProcessing
+from lib.data.transforms import flip_image_and_box, flip_normalized_box, jitter_box
+
+MEAN, STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
+
+
+def _scene(box, size=(120, 160)):
+    image = np.full(size + (3,), 30, dtype=np.uint8)
+    x, y, w, h = box
+    image[y : y + h, x : x + w] = (230, 200, 60)
+    image[y : y + h // 3, x : x + w] = (60, 220, 230)  # a top band, so a vertical flip would be visible too
+    return image
+
+
+def _bright_box(image_chw):
+    """Normalised (x, y, w, h) of the bright pixels in a de-normalised crop."""
+    image = image_chw * torch.tensor(STD).view(3, 1, 1) + torch.tensor(MEAN).view(3, 1, 1)
+    gray = image.mean(0).numpy()
+    ys, xs = np.nonzero(gray > (gray.min() + gray.max()) / 2)
+    size = gray.shape[0]
+    return np.array([xs.min(), ys.min(), xs.max() + 1 - xs.min(), ys.max() + 1 - ys.min()]) / size
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_boxes_follow_the_target_through_flips(training):
+    processing = StarkProcessing(
+        CropSpec(64, 2.0, 0, 0), CropSpec(128, 4.0, 1.0, 0.2), MEAN, STD, grayscale_prob=0.0, training=training
+    )
+    box = (60, 40, 30, 24)
+    frame = _scene(box)
+    bands_left = 0
+    for seed in range(24):
+        out = processing([frame], [np.array(box, float)], [frame], [np.array(box, float)], np.random.default_rng(seed))
+        assert out is not None
+        for image, crop_box in [
+            (out["template_images"][0], out["template_boxes"][0]),
+            (out["search_images"], out["search_boxes"]),
+        ]:
+            found = _bright_box(image)
+            np.testing.assert_allclose(found, crop_box.numpy(), atol=2.5 / image.shape[-1])
+        assert out["search_masks"].dtype == torch.bool and out["template_masks"].shape == (1, 64, 64)
+        # the cyan band stays at the top of the target: flips are horizontal only
+        sx, sy, sw, sh = (out["search_boxes"].numpy() * 128).astype(int)
+        top = out["search_images"][:, sy + 3, sx + sw // 2]
+        bottom = out["search_images"][:, sy + sh - 3, sx + sw // 2]
+        bands_left += int(top[2] > bottom[2])
+    assert bands_left == 24
+
+
+def test_masks_are_true_exactly_where_the_crop_leaves_the_image():
+    processing = StarkProcessing(
+        CropSpec(64, 2.0, 0, 0), CropSpec(128, 5.0, 0, 0), MEAN, STD, training=False, grayscale_prob=0
+    )
+    box = (2, 50, 20, 20)  # near the left border: the search crop (100 px) extends 40 px past it
+    frame = _scene(box)
+    flips = set()
+    for seed in range(8):
+        out = processing([frame], [np.array(box, float)], [frame], [np.array(box, float)], np.random.default_rng(seed))
+        mask = out["search_masks"].numpy()
+        padded_cols = mask.all(axis=0)
+        raw = (out["search_images"] * torch.tensor(STD).view(3, 1, 1) + torch.tensor(MEAN).view(3, 1, 1)) * 255
+        # under the mask: zero padding, or padding blended with the background (30) at the border
+        assert (raw[:, :, padded_cols] < 30.5).all() and (raw[:, :, padded_cols].abs() < 1).float().mean() > 0.9
+        assert (raw[:, :, ~mask.any(axis=0)] > 20).all()  # image content where the mask is False
+        flips.add(bool(padded_cols[0]))  # padding on the left, or on the right after the joint flip
+    assert flips == {True, False}
+
+
+def test_invalid_when_crop_is_all_padding():
+    processing = StarkProcessing(CropSpec(64, 2.0, 0, 0), CropSpec(128, 5.0, 0, 0), MEAN, STD)
+    frame = _scene((10, 10, 20, 20))
+    far = np.array([1000.0, 1000.0, 10.0, 10.0])
+    assert processing([frame], [np.array([10.0, 10, 20, 20])], [frame], [far], np.random.default_rng(0)) is None
+    assert processing([frame], [np.array([10.0, 10, 0, 20])], [frame], [far], np.random.default_rng(0)) is None
+
+
+def test_flip_helpers():
+    image = np.arange(2 * 5 * 3, dtype=np.uint8).reshape(2, 5, 3)
+    flipped, box = flip_image_and_box(image, np.array([1.0, 0, 2, 1]))
+    np.testing.assert_array_equal(flipped[:, 0], image[:, 4])
+    np.testing.assert_allclose(box, [2.0, 0, 2, 1])  # columns 1-2 -> columns 2-3
+    np.testing.assert_allclose(flip_normalized_box([0.1, 0.2, 0.3, 0.4]), [0.6, 0.2, 0.3, 0.4])
+
+
+def test_jitter_statistics():
+    rng = np.random.default_rng(0)
+    box = np.array([100.0, 100.0, 40.0, 10.0])
+    np.testing.assert_allclose(jitter_box(box, 0.0, 0.0, rng), box)
+    samples = np.array([jitter_box(box, 0.5, 4.5, rng) for _ in range(2000)])
+    centres = samples[:, :2] + samples[:, 2:] / 2
+    # centre offset bounded by sqrt(w' h') * 4.5 / 2 per axis
+    bound = np.sqrt(samples[:, 2] * samples[:, 3]) * 4.5 / 2
+    assert (np.abs(centres[:, 0] - 120) <= bound + 1e-9).all()
+    assert abs(np.log(samples[:, 2] / 40).std() - 0.5) < 0.05
