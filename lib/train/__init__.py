@@ -1,0 +1,1 @@
+"""Two-stage STARK training: criterion, optimiser set-up, checkpoints, DDP helpers and the trainer."""

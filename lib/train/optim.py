@@ -1,0 +1,125 @@
+"""What trains and how fast: freezing by module name, AdamW parameter groups, the lr schedule.
+
+Freezing is stated by module, not by parameter-name substrings (the official stage 2 froze every
+parameter whose name lacks "cls"):
+
+* ``cfg.train.freeze_modules``: top-level model modules frozen whole (stage 2: everything but
+  ``cls_head``). In stage 1 the score head, when built, is frozen too: stage 1 never runs it, and DDP
+  with ``find_unused_parameters=False`` needs every trainable parameter to receive a gradient.
+* ``cfg.train.freeze_layers``: backbone trunk parts never trained (official conv1, layer1; bn1 is a
+  FrozenBatchNorm2d without parameters).
+
+Batch-norm layers inside frozen modules are kept in eval mode (``set_train_mode``) so their running
+statistics do not drift while the weights are frozen.
+
+Parameter groups (official): ``[non-backbone trainable]`` at ``lr`` and ``[backbone trainable]`` (layer2,
+layer3) at ``lr * backbone_multiplier``; empty groups are dropped, so stage 2 has one group.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import torch
+from torch import nn
+
+logger = logging.getLogger(__name__)
+
+BACKBONE_PREFIX = "backbone."
+
+
+def frozen_module_names(cfg, model: nn.Module) -> list[str]:
+    """Top-level module names to freeze for this stage (config list + stage-1 score head)."""
+    names = list(cfg.train.freeze_modules)
+    if cfg.train.stage == 1 and getattr(model, "cls_head", None) is not None and "cls_head" not in names:
+        names.append("cls_head")
+    return names
+
+
+def _trunk_relative(name: str) -> str:
+    """``backbone.0.body.layer1.0.conv1.weight`` -> ``layer1.0.conv1.weight`` (the trunk-relative name)."""
+    parts = name.split(".")
+    if "body" in parts:
+        return ".".join(parts[parts.index("body") + 1 :])
+    return ".".join(parts[1:])
+
+
+def apply_freezing(model: nn.Module, module_names: list[str], backbone_layers: list[str]) -> None:
+    """Set ``requires_grad=False`` on whole modules and on backbone trunk parts.
+
+    Args:
+        model: the unwrapped model.
+        module_names: top-level attribute names (e.g. ``["backbone", "transformer"]``); an unknown
+            name raises ``ValueError`` naming the valid ones.
+        backbone_layers: trunk parts (``conv1``, ``layer1``, ...) frozen inside ``model.backbone``.
+    """
+    top = dict(model.named_children())
+    for name in module_names:
+        if name not in top:
+            raise ValueError(f"train.freeze_modules: model has no module '{name}'; modules: {', '.join(top)}")
+        top[name].requires_grad_(False)
+    for name, param in model.named_parameters():
+        if name.startswith(BACKBONE_PREFIX):
+            head = _trunk_relative(name).split(".")[0]
+            if head in backbone_layers:
+                param.requires_grad_(False)
+
+
+def set_train_mode(model: nn.Module, frozen_modules: list[str]) -> None:
+    """``model.train()``, then batch-norm layers of frozen modules back to eval mode."""
+    model.train()
+    for name in frozen_modules:
+        for module in getattr(model, name).modules():
+            if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                module.eval()
+
+
+def param_groups(model: nn.Module, lr: float, backbone_multiplier: float) -> list[dict]:
+    """AdamW groups of the trainable parameters: non-backbone at ``lr``, backbone at ``lr * multiplier``.
+
+    Each group carries a ``name`` ("main" / "backbone") used for logging.
+    """
+    main, backbone = [], []
+    for name, param in model.named_parameters():
+        if not param.requires_grad:
+            continue
+        (backbone if name.startswith(BACKBONE_PREFIX) else main).append(param)
+    groups = [
+        {"params": main, "lr": lr, "name": "main"},
+        {"params": backbone, "lr": lr * backbone_multiplier, "name": "backbone"},
+    ]
+    return [g for g in groups if g["params"]]
+
+
+def build_optimizer(cfg, model: nn.Module) -> torch.optim.Optimizer:
+    """AdamW over ``param_groups`` with ``cfg.train.lr`` / ``weight_decay`` / ``backbone_multiplier``."""
+    groups = param_groups(model, cfg.train.lr, cfg.train.backbone_multiplier)
+    if not groups:
+        raise ValueError("no trainable parameters: check train.freeze_modules / train.freeze_layers")
+    return torch.optim.AdamW(groups, lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
+
+
+def build_scheduler(cfg, optimizer: torch.optim.Optimizer) -> torch.optim.lr_scheduler.LRScheduler:
+    """Per-epoch schedule: StepLR at ``lr_drop_epoch`` (gamma ``decay_rate``) or cosine over ``epoch``."""
+    sched = cfg.train.scheduler
+    if sched.type == "step":
+        return torch.optim.lr_scheduler.StepLR(optimizer, step_size=cfg.train.lr_drop_epoch, gamma=sched.decay_rate)
+    if sched.type == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.train.epoch)
+    raise ValueError(f"train.scheduler.type: unknown scheduler '{sched.type}'")
+
+
+def count_parameters(model: nn.Module) -> dict[str, dict[str, int]]:
+    """``{top-level module: {"total": n, "trainable": n}}`` plus an ``"all"`` entry."""
+    counts: dict[str, dict[str, int]] = {}
+    for name, child in model.named_children():
+        params = list(child.parameters())
+        counts[name] = {
+            "total": sum(p.numel() for p in params),
+            "trainable": sum(p.numel() for p in params if p.requires_grad),
+        }
+    counts["all"] = {
+        "total": sum(p.numel() for p in model.parameters()),
+        "trainable": sum(p.numel() for p in model.parameters() if p.requires_grad),
+    }
+    return counts

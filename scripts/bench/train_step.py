@@ -1,0 +1,114 @@
+"""Training-step throughput of the full model (ST50 stage 1 by default) through the real training loop.
+
+    python scripts/bench/train_step.py                                  # CPU, batch 2, fp32
+    python scripts/bench/train_step.py --device cuda --amp none bf16    # GPU, fp32 vs bf16
+
+Random tensors stand in for the data (the loader is not measured); the steps run through
+``lib.train.trainer.Trainer`` (forward, loss, backward, unscale, clip, AdamW) with the stage's freezing.
+Prints one line per precision: samples/s and seconds per step after warm-up steps.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+
+import torch
+
+from lib.config import load_config
+from lib.models import build_stark
+from lib.train.distributed import DistContext
+from lib.train.losses import build_criterion
+from lib.train.optim import apply_freezing, build_optimizer, build_scheduler, frozen_module_names
+from lib.train.trainer import Trainer, TrainerOptions
+from lib.utils.logging import setup_logging
+
+
+class RandomBatches:
+    """A loader of ``steps`` identical-shape random batches (the interface the trainer needs)."""
+
+    def __init__(self, cfg, batch_size: int, steps: int) -> None:
+        t, s, n = cfg.data.template.size, cfg.data.search.size, cfg.data.template.number
+        gen = torch.Generator().manual_seed(0)
+        xy = torch.rand(batch_size, 2, generator=gen) * 0.5
+        self.batch = {
+            "template_images": torch.randn(batch_size, n, 3, t, t, generator=gen),
+            "template_masks": torch.zeros(batch_size, n, t, t, dtype=torch.bool),
+            "search_images": torch.randn(batch_size, 3, s, s, generator=gen),
+            "search_masks": torch.zeros(batch_size, s, s, dtype=torch.bool),
+            "search_boxes": torch.cat([xy, torch.full((batch_size, 2), 0.2)], dim=1),
+            "label": torch.ones(batch_size),
+        }
+        self.steps = steps
+
+    def set_epoch(self, epoch: int) -> None:
+        pass
+
+    def __len__(self) -> int:
+        return self.steps
+
+    def __iter__(self):
+        for _ in range(self.steps):
+            yield self.batch
+
+
+def measure(cfg, device: torch.device, amp: str, batch_size: int, warmup: int, steps: int) -> float:
+    """Samples per second over ``steps`` optimiser steps after ``warmup`` steps."""
+    torch.manual_seed(0)
+    model = build_stark(cfg)
+    frozen = frozen_module_names(cfg, model)
+    apply_freezing(model, frozen, cfg.train.freeze_layers)
+    model.to(device)
+    optimizer = build_optimizer(cfg, model)
+    options = TrainerOptions.from_config(cfg, show_progress=False)
+    options.amp, options.batch_size, options.print_interval = amp, batch_size, 10**9
+    trainer = Trainer(
+        model,
+        build_criterion(cfg),
+        optimizer,
+        build_scheduler(cfg, optimizer),
+        RandomBatches(cfg, batch_size, warmup),
+        options,
+        ctx=DistContext(device=device),
+        frozen_modules=frozen,
+    )
+    trainer.train_epoch(1)
+    trainer.train_loader = RandomBatches(cfg, batch_size, steps)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    start = time.perf_counter()
+    trainer.train_epoch(2)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return steps * batch_size / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--script", default="stark_st1")
+    parser.add_argument("--config", default="baseline")
+    parser.add_argument("--device", default="cpu", help="cpu | cuda")
+    parser.add_argument("--amp", nargs="+", default=["none"], help="precisions to compare: none bf16 fp16")
+    parser.add_argument("--batch", type=int, default=2)
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--steps", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch default)")
+    parser.add_argument("--opts", nargs="*", default=[])
+    args = parser.parse_args()
+    setup_logging(level=logging.WARNING)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    cfg = load_config(args.script, args.config, ["model.backbone.pretrained=false", *args.opts])
+    device = torch.device(args.device)
+    name = f"{args.script}/{args.config} ({cfg.model.backbone.type}, stage {cfg.train.stage})"
+    for amp in args.amp:
+        rate = measure(cfg, device, amp, args.batch, args.warmup, args.steps)
+        print(
+            f"{name} device={device} amp={amp} batch={args.batch} threads={torch.get_num_threads()}: "
+            f"{rate:.2f} samples/s ({args.batch / rate:.3f} s/step)"
+        )
+
+
+if __name__ == "__main__":
+    main()

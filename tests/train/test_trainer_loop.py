@@ -1,0 +1,154 @@
+"""Loop-level behaviour with the small stand-in model and loader (fast; the real-model checks are in
+test_trainer_real.py and test_train_entry.py)."""
+
+import json
+import math
+
+import pytest
+import torch
+
+from lib.config import Config
+from lib.train.accumulation import InterleavedLoader, virtual_ranks
+from lib.train.checkpointing import CheckpointManager, load_checkpoint
+from lib.train.errors import NonFiniteLossError
+from lib.train.losses import StarkCriterion
+from lib.train.metrics_log import MetricsLogger
+from lib.train.optim import apply_freezing, build_optimizer, build_scheduler, frozen_module_names
+from lib.train.trainer import Trainer, TrainerOptions
+from tests.train.fakes import FakeLoader, FakeStark
+
+
+def make_trainer(tmp_path, loader, *, epochs=2, accum=1, dropout=0.1, amp="none", init_seed=0, criterion=None, bn=True):
+    cfg = Config()
+    cfg.train.lr = 1e-2
+    torch.manual_seed(init_seed)
+    model = FakeStark(score_head=True, dropout=dropout)
+    if not bn:
+        model.box_head[1] = torch.nn.Identity()
+    frozen = frozen_module_names(cfg, model)
+    apply_freezing(model, frozen, cfg.train.freeze_layers)
+    optimizer = build_optimizer(cfg, model)
+    options = TrainerOptions(
+        epochs=epochs, grad_accum_steps=accum, amp=amp, seed=7, print_interval=1, batch_size=2, show_progress=False
+    )
+    return Trainer(
+        model=model,
+        criterion=criterion or StarkCriterion(stage=1),
+        optimizer=optimizer,
+        scheduler=build_scheduler(cfg, optimizer),
+        train_loader=loader,
+        options=options,
+        checkpoints=CheckpointManager(tmp_path / "ckpt", "STARKST", keep_last=5, keep_every=0),
+        metrics=MetricsLogger(tmp_path / "metrics.jsonl", tmp_path / "tb"),
+        frozen_modules=frozen,
+        config_dict={"train": {"stage": 1}},
+    )
+
+
+def _assert_same_weights(a, b, atol=0.0):
+    sa, sb = a.state_dict(), b.state_dict()
+    assert sa.keys() == sb.keys()
+    for key in sa:
+        torch.testing.assert_close(sa[key], sb[key], rtol=0, atol=atol, msg=key)
+
+
+def test_checkpoints_hold_the_documented_entries_and_load_weights_only(tmp_path):
+    trainer = make_trainer(tmp_path, FakeLoader(8, 2), epochs=1)
+    trainer.fit()
+    path = tmp_path / "ckpt" / "STARKST_ep0001.pth.tar"
+    raw = torch.load(path, weights_only=True)
+    assert {"net", "net_type", "epoch", "optimizer", "scheduler", "scaler", "rng", "config", "code_version"} <= set(raw)
+    assert raw["net_type"] == "STARKST" and raw["epoch"] == 1 and raw["config"] == {"train": {"stage": 1}}
+    assert not any(k.startswith("module.") for k in raw["net"]) and "backbone.0.body.layer2.weight" in raw["net"]
+    assert raw["code_version"]["version"]
+    assert load_checkpoint(path)["scheduler"]["last_epoch"] == 1
+
+
+def test_metrics_file_and_tensorboard(tmp_path):
+    trainer = make_trainer(tmp_path, FakeLoader(8, 2), epochs=1)
+    trainer.fit()
+    trainer.metrics.close()
+    records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    kinds = [r["kind"] for r in records]
+    assert kinds.count("train_step") == 4 and kinds.count("train_epoch") == 1
+    epoch = records[-1]
+    assert {"loss", "giou", "l1", "iou", "lr_main", "lr_backbone", "samples_per_s", "data_time_s"} <= set(epoch)
+    assert epoch["lr_backbone"] == pytest.approx(epoch["lr_main"] * 0.1)
+    assert list((tmp_path / "tb").glob("events.out.tfevents.*"))
+
+
+def test_kill_mid_epoch_and_resume_equals_uninterrupted(tmp_path):
+    full = make_trainer(tmp_path / "full", FakeLoader(8, 2), epochs=3)
+    full.fit()
+    killed_loader = FakeLoader(8, 2)
+    killed_loader.fail_at = (2, 2)
+    killed = make_trainer(tmp_path / "run", killed_loader, epochs=3)
+    with pytest.raises(KeyboardInterrupt):
+        killed.fit()
+    assert [p.name for p in sorted((tmp_path / "run" / "ckpt").glob("*.pth.tar"))] == ["STARKST_ep0001.pth.tar"]
+    resumed = make_trainer(tmp_path / "run", FakeLoader(8, 2), epochs=3, init_seed=123)
+    resumed.resume(resumed.checkpoints.latest())
+    assert resumed.epoch == 1
+    resumed.fit()
+    _assert_same_weights(full.net, resumed.net)
+    assert resumed.optimizer.param_groups[0]["lr"] == full.optimizer.param_groups[0]["lr"]
+
+
+def test_nan_loss_stops_with_epoch_iteration_and_terms(tmp_path):
+    class NanAt(StarkCriterion):
+        calls = 0
+
+        def forward(self, outputs, batch):
+            loss, stats = super().forward(outputs, batch)
+            NanAt.calls += 1
+            if NanAt.calls == 7:  # epoch 2 (4 steps per epoch), iteration 3
+                loss = loss * float("nan")
+                stats["loss"] = loss.detach()
+            return loss, stats
+
+    trainer = make_trainer(tmp_path, FakeLoader(8, 2), epochs=3, criterion=NanAt(stage=1))
+    with pytest.raises(NonFiniteLossError, match=r"epoch 2, iteration 3 .*loss=nan.*giou=") as info:
+        trainer.fit()
+    assert info.value.epoch == 2 and info.value.iteration == 3
+    assert sorted(p.name for p in (tmp_path / "ckpt").glob("*.pth.tar")) == ["STARKST_ep0001.pth.tar"]
+
+
+def test_accumulation_over_virtual_ranks_equals_the_large_batch(tmp_path):
+    big = make_trainer(tmp_path / "big", FakeLoader(16, 4), epochs=2, dropout=0.0, bn=False)
+    big.fit()
+    ranks, world = virtual_ranks(rank=0, world_size=1, accum_steps=2)
+    assert (ranks, world) == ([0, 1], 2)
+    micro = InterleavedLoader([FakeLoader(16, 2, rank=r, world_size=world) for r in ranks])
+    assert len(micro) == 8
+    accum = make_trainer(tmp_path / "acc", micro, epochs=2, accum=2, dropout=0.0, bn=False)
+    accum.fit()
+    assert accum.global_step == big.global_step == 8
+    _assert_same_weights(big.net, accum.net, atol=1e-6)
+
+
+def test_fp16_unscales_before_clipping(tmp_path):
+    if not torch.amp.is_autocast_available("cpu"):
+        pytest.skip("no CPU autocast")
+    plain = make_trainer(tmp_path / "plain", FakeLoader(2, 2), epochs=1, dropout=0.0)
+    plain.fit()
+    half = make_trainer(tmp_path / "half", FakeLoader(2, 2), epochs=1, dropout=0.0, amp="fp16")
+    assert half.scaler.is_enabled()
+    # a small initial scale so the first step is not skipped as an fp16 overflow
+    half.scaler = torch.amp.GradScaler("cpu", init_scale=16.0)
+    half.fit()
+    norms = []
+    for run in ("plain", "half"):
+        rec = [json.loads(x) for x in (tmp_path / run / "metrics.jsonl").read_text().splitlines()]
+        norms.append(rec[0]["grad_norm"])
+    # without unscale_ the fp16 norm would be 16x larger
+    assert math.isfinite(norms[1]) and norms[1] == pytest.approx(norms[0], rel=0.05)
+    ckpt = torch.load(tmp_path / "half" / "ckpt" / "STARKST_ep0001.pth.tar", weights_only=True)
+    assert ckpt["scaler"]["scale"] > 0
+
+
+def test_time_budget_stops_after_the_epoch_that_exceeds_it(tmp_path):
+    trainer = make_trainer(tmp_path, FakeLoader(8, 2), epochs=5)
+    trainer.options.max_minutes = 1e-9  # any epoch exceeds it
+    trainer.fit()
+    assert trainer.epoch == 1
+    assert [p.name for p in (tmp_path / "ckpt").glob("*.pth.tar")] == ["STARKST_ep0001.pth.tar"]
