@@ -1,0 +1,119 @@
+"""ResNet trunk truncated after ``layer3`` (stride 16) with frozen batch norm.
+
+Module names follow torchvision's ResNet so that the official state_dict keys
+(``backbone.0.body.layer3.5.conv2.weight`` ...) and torchvision's ImageNet files load directly.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from pathlib import Path
+from typing import Optional, Sequence
+
+import torch
+import torch.nn.functional as F
+import torchvision
+from torch import nn
+from torchvision.ops import FrozenBatchNorm2d
+
+from lib.models.errors import ModelError
+
+LOGGER = logging.getLogger(__name__)
+
+_TRUNK_LAYERS = ("conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3")
+
+# torchvision weights enum per trunk, plus the legacy file names the official code downloaded
+_WEIGHTS = {
+    "resnet18": ("ResNet18_Weights", ("resnet18-f37072fd.pth", "resnet18-5c106cde.pth")),
+    "resnet34": ("ResNet34_Weights", ("resnet34-b627a593.pth", "resnet34-333f7ec4.pth")),
+    "resnet50": ("ResNet50_Weights", ("resnet50-0676ba61.pth", "resnet50-19c8e357.pth")),
+    "resnet101": ("ResNet101_Weights", ("resnet101-63fe2227.pth", "resnet101-5d3b4d8f.pth")),
+}
+
+
+def trunk_channels(name: str) -> int:
+    """Output channels of ``layer3`` for a torchvision ResNet name."""
+    if name not in _WEIGHTS:
+        raise ModelError(f"model.backbone.type: unknown trunk {name!r} (expected one of {sorted(_WEIGHTS)})")
+    return 256 if name in ("resnet18", "resnet34") else 1024
+
+
+class ResNetTrunk(nn.Module):
+    """torchvision ResNet up to ``layer3``; ``body`` holds the layers under their torchvision names.
+
+    Args:
+        name: resnet18 | resnet34 | resnet50 | resnet101.
+        frozen_layers: top-level layer names whose parameters never train (official: conv1, layer1;
+            bn1 is a FrozenBatchNorm2d and has no parameters anyway).
+    """
+
+    def __init__(self, name: str, frozen_layers: Sequence[str] = ("conv1", "layer1")) -> None:
+        super().__init__()
+        self.num_channels = trunk_channels(name)
+        resnet = getattr(torchvision.models, name)(weights=None, norm_layer=FrozenBatchNorm2d)
+        self.body = nn.Sequential(OrderedDict((key, getattr(resnet, key)) for key in _TRUNK_LAYERS))
+        for key in frozen_layers:
+            if key not in _TRUNK_LAYERS:
+                raise ModelError(f"train.freeze_layers: {key!r} is not a trunk layer {_TRUNK_LAYERS}")
+            for param in self.body[_TRUNK_LAYERS.index(key)].parameters():
+                param.requires_grad_(False)
+
+    def forward(self, images: torch.Tensor, masks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B,3,H,W) images, (B,H,W) bool masks -> (B,C,H/16,W/16) features, (B,H/16,W/16) masks."""
+        features = self.body(images)
+        return features, downsample_mask(masks, features.shape[-2:])
+
+    def load_torchvision_state(self, state: dict[str, torch.Tensor], source: str) -> None:
+        """Load a full torchvision ResNet state_dict (fc/layer4 entries are ignored)."""
+        own = self.body.state_dict()
+        picked = {key: value for key, value in state.items() if key in own}
+        missing = sorted(set(own) - set(picked) - {k for k in own if k.endswith("num_batches_tracked")})
+        if missing:
+            raise ModelError(
+                f"{source}: not a torchvision ResNet file, {len(missing)} keys missing (e.g. {missing[:3]})"
+            )
+        try:
+            self.body.load_state_dict(picked, strict=False)
+        except RuntimeError as exc:
+            first = str(exc).strip().splitlines()[-1].strip()
+            raise ModelError(f"{source}: does not fit this trunk: {first}") from None
+
+
+def downsample_mask(masks: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
+    """Nearest-neighbour resize of (B,H,W) bool padding masks to ``size`` (official F.interpolate)."""
+    return F.interpolate(masks[None].float(), size=tuple(size)).to(torch.bool)[0]
+
+
+def _cached_weights_file(name: str) -> Optional[Path]:
+    checkpoints = Path(torch.hub.get_dir()) / "checkpoints"
+    for filename in _WEIGHTS[name][1]:
+        if (checkpoints / filename).is_file():
+            return checkpoints / filename
+    return None
+
+
+def load_imagenet_weights(trunk: ResNetTrunk, name: str, weights_path: Optional[str]) -> None:
+    """Fill ``trunk`` with ImageNet weights from a local file or torchvision's cache; never downloads.
+
+    Every rank calls this with the same arguments, so every rank starts from the same weights.
+    """
+    if weights_path:
+        path = Path(weights_path).expanduser()
+        if not path.is_file():
+            raise ModelError(f"model.backbone.weights_path: file not found: {path}")
+    else:
+        path = _cached_weights_file(name)
+        if path is None:
+            raise ModelError(
+                f"ImageNet weights for {name} are not in the torch hub cache ({torch.hub.get_dir()}/checkpoints); "
+                "set model.backbone.weights_path=<torchvision resnet .pth> or model.backbone.pretrained=false"
+            )
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (OSError, RuntimeError, EOFError) as exc:
+        raise ModelError(f"{path}: cannot read ResNet weights ({type(exc).__name__})") from None
+    if isinstance(state, dict) and "state_dict" in state:
+        state = state["state_dict"]
+    trunk.load_torchvision_state(state, str(path))
+    LOGGER.info("loaded ImageNet weights for %s from %s", name, path)

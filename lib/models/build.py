@@ -1,0 +1,65 @@
+"""``build_stark(cfg)``: the only code that reads the model section of the config."""
+
+from __future__ import annotations
+
+from lib.config import Config
+from lib.models.backbone import ResNetTrunk, load_imagenet_weights
+from lib.models.errors import ModelError
+from lib.models.heads import MLP, CornerHead, MLPBoxHead
+from lib.models.stark import Stark
+from lib.models.transformer import Transformer
+
+# width of the corner-head towers (official MODEL.HEAD_DIM default); independent of hidden_dim
+CORNER_HEAD_CHANNELS = 256
+
+
+def build_stark(cfg: Config) -> Stark:
+    """Build the network described by ``cfg.model`` (search size from ``cfg.data.search.size``).
+
+    Random init follows the official code (xavier on transformer matrices); seed torch before calling
+    for reproducible weights. ImageNet weights come from ``model.backbone.weights_path`` or
+    torchvision's cache when ``model.backbone.pretrained``.
+    """
+    m = cfg.model
+    if m.backbone.output_layers != ["layer3"] or m.backbone.dilation:
+        raise ModelError("model.backbone: only output_layers=[layer3] without dilation is supported")
+    if m.predict_mask or cfg.train.deep_supervision:
+        raise ModelError("model.predict_mask / train.deep_supervision: not used by STARK, must stay false")
+    if m.transformer.divide_norm:
+        raise ModelError("model.transformer.divide_norm: not supported (off in every official config)")
+    if m.position_embedding not in ("sine", "none"):
+        raise ModelError(f"model.position_embedding: expected sine | none, got {m.position_embedding!r}")
+    if m.head_type not in ("corner", "mlp"):
+        raise ModelError(f"model.head_type: expected corner | mlp, got {m.head_type!r}")
+    search_size = cfg.data.search.size
+    stride = m.backbone.stride
+    if search_size % stride:
+        raise ModelError(f"data.search.size {search_size} is not a multiple of model.backbone.stride {stride}")
+
+    trunk = ResNetTrunk(m.backbone.type, cfg.train.freeze_layers)
+    if m.backbone.pretrained:
+        load_imagenet_weights(trunk, m.backbone.type, m.backbone.weights_path)
+    t = m.transformer
+    transformer = Transformer(
+        dim=m.hidden_dim,
+        nheads=t.nheads,
+        num_encoder_layers=t.enc_layers,
+        num_decoder_layers=t.dec_layers,
+        dim_feedforward=t.dim_feedforward,
+        dropout=t.dropout,
+        pre_norm=t.pre_norm,
+    )
+    if m.head_type == "corner":
+        box_head = CornerHead(m.hidden_dim, CORNER_HEAD_CHANNELS, search_size // stride, stride)
+    else:
+        box_head = MLPBoxHead(m.hidden_dim, m.nlayer_head)
+    cls_head = MLP(m.hidden_dim, m.hidden_dim, 1, m.nlayer_head) if m.score_head else None
+    return Stark(
+        trunk=trunk,
+        transformer=transformer,
+        box_head=box_head,
+        cls_head=cls_head,
+        hidden_dim=m.hidden_dim,
+        num_queries=m.num_object_queries if t.dec_layers > 0 else 1,
+        use_position_encoding=m.position_embedding == "sine",
+    )
