@@ -12,7 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from lib.config import ConfigError, load_local_settings
+from lib.config import ConfigError, load_local_settings, split_overrides
 from lib.evaluation.results_io import ResultsError
 from lib.tracker.runner import (
     RunnerError,
@@ -38,8 +38,11 @@ def main() -> int:
     parser.add_argument("--checkpoint", default=None, help="official .pth.tar or this project's checkpoint")
     parser.add_argument("--runid", type=int, default=None)
     parser.add_argument("--save_dir", default=None, help="overrides settings save_dir (checkpoints/ and test/)")
-    parser.add_argument("--opts", nargs="*", default=[], help="config overrides key=value")
-    parser.add_argument("--paths", nargs="*", default=[], help="settings overrides, e.g. lasot_dir=/data/lasot")
+    parser.add_argument("--settings", default=None, help="settings file (default: stark_local.yaml lookup)")
+    parser.add_argument(
+        "--opts", nargs="*", default=[], help="key=value overrides of the config or the settings (lasot_dir=PATH)"
+    )
+    parser.add_argument("--exact", action="store_true", help="the unmodified network (no BN folding/channels-last)")
     parser.add_argument("--int_results", action="store_true", help="truncate boxes to int (official files)")
     parser.add_argument("--amp", default="none", choices=("none", "bf16", "fp16"))
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
@@ -49,9 +52,10 @@ def main() -> int:
     args = parser.parse_args()
     setup_logging()
     try:
-        path_overrides = list(args.paths) + ([f"save_dir={args.save_dir}"] if args.save_dir else [])
-        settings = load_local_settings(None, path_overrides)
-        cfg = load_test_config(args.tracker_name, args.tracker_param, args.opts)
+        config_opts, path_overrides = split_overrides(args.opts)
+        path_overrides += [f"save_dir={args.save_dir}"] if args.save_dir else []
+        settings = load_local_settings(args.settings, path_overrides)
+        cfg = load_test_config(args.tracker_name, args.tracker_param, config_opts)
         checkpoint = args.checkpoint or str(
             default_checkpoint(settings.save_dir, args.tracker_name, args.tracker_param, cfg.test.epoch)
         )
@@ -76,10 +80,11 @@ def main() -> int:
             checkpoint=checkpoint,
             results_dir=str(settings.results_dir),
             runid=args.runid,
-            overrides=list(args.opts),
+            overrides=config_opts,
             int_results=args.int_results,
             amp=args.amp,
             device=args.device,
+            exact=args.exact,
         )
         outcomes = run_benchmark(options, sequences, threads=args.threads, num_gpus=args.num_gpus)
     except (ConfigError, RunnerError, ResultsError) as err:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lib.config import ConfigError, load_local_settings
+from lib.config import ConfigError, load_local_settings, split_overrides
 from lib.evaluation.results_io import format_boxes
 from lib.tracker.demo import DemoError, VideoSink, draw_result, frame_count_and_fps, iterate_frames
 from lib.tracker.runner import RunnerError, build_tracker
@@ -33,7 +33,8 @@ def main() -> int:
     parser.add_argument("--save_results", default=None, help="box file (default: <video stem>_boxes.txt)")
     parser.add_argument("--int_results", action="store_true", help="truncate boxes to int like the official demo")
     parser.add_argument("--show", action="store_true", help="display frames in a window")
-    parser.add_argument("--opts", nargs="*", default=[], help="config overrides key=value")
+    parser.add_argument("--settings", default=None, help="settings file (default: stark_local.yaml lookup)")
+    parser.add_argument("--opts", nargs="*", default=[], help="key=value overrides of the config or the settings")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--amp", default="none", choices=("none", "bf16", "fp16"))
     args = parser.parse_args()
@@ -42,9 +43,10 @@ def main() -> int:
 
     source = Path(args.videofile)
     try:
-        settings = load_local_settings()
+        config_opts, path_opts = split_overrides(args.opts)
+        settings = load_local_settings(args.settings, path_opts)
         tracker = build_tracker(args.tracker_name, args.tracker_param, args.checkpoint, settings.save_dir,
-                                args.opts, "video", args.device, args.amp)  # fmt: skip
+                                config_opts, "video", args.device, args.amp)  # fmt: skip
         _, fps = frame_count_and_fps(source)
         sink = VideoSink(args.save_video, fps) if args.save_video else None
         boxes = []

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import cv2
 
-from lib.config import ConfigError, load_local_settings
+from lib.config import ConfigError, load_local_settings, split_overrides
 from lib.tracker.attention import attention_overlays
 from lib.tracker.runner import RunnerError, build_tracker, folder_sequence
 from lib.utils.io import atomic_write_bytes
@@ -31,7 +31,8 @@ def main() -> int:
     parser.add_argument("--init_box", nargs=4, type=float, default=None, metavar=("X", "Y", "W", "H"))
     parser.add_argument("--checkpoint", default=None)
     parser.add_argument("--out", required=True, help="output folder for the PNGs")
-    parser.add_argument("--opts", nargs="*", default=[], help="config overrides key=value")
+    parser.add_argument("--settings", default=None, help="settings file (default: stark_local.yaml lookup)")
+    parser.add_argument("--opts", nargs="*", default=[], help="key=value overrides of the config or the settings")
     parser.add_argument("--device", default="auto")
     args = parser.parse_args()
     setup_logging()
@@ -39,8 +40,10 @@ def main() -> int:
         seq = folder_sequence(args.sequence_dir, args.init_box)
         if not 1 <= args.frame < len(seq):
             raise RunnerError(f"--frame must be in 1..{len(seq) - 1} for {args.sequence_dir}")
-        tracker = build_tracker(args.tracker_name, args.tracker_param, args.checkpoint, load_local_settings().save_dir,
-                                args.opts, "video", args.device)  # fmt: skip
+        config_opts, path_opts = split_overrides(args.opts)
+        save_dir = load_local_settings(args.settings, path_opts).save_dir
+        tracker = build_tracker(args.tracker_name, args.tracker_param, args.checkpoint, save_dir,
+                                config_opts, "video", args.device)  # fmt: skip
         tracker.initialize(seq.read_frame(0), {"init_bbox": seq.init_box})
         for index in range(1, args.frame):
             tracker.track(seq.read_frame(index))

@@ -13,7 +13,7 @@ from lib.config.loader import (
     load_config_file,
     save_config,
 )
-from lib.config.local import LocalSettings, load_local_settings, write_local_settings
+from lib.config.local import LocalSettings, load_local_settings, split_overrides, write_local_settings
 from lib.config.schema import Config
 
 __all__ = [
@@ -31,5 +31,6 @@ __all__ = [
     "load_config_file",
     "load_local_settings",
     "save_config",
+    "split_overrides",
     "write_local_settings",
 ]

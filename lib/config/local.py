@@ -130,6 +130,20 @@ def load_local_settings(path: Optional[str | Path] = None, overrides: Iterable[s
     return LocalSettings(**values)
 
 
+def split_overrides(opts: Iterable[str]) -> tuple[list[str], list[str]]:
+    """Separate ``key=value`` strings into config overrides and settings overrides (``got10k_dir=PATH``).
+
+    Every entry point takes both kinds through one ``--opts`` flag; a key that names a settings
+    field (see :class:`LocalSettings`) is a path override, anything else goes to the config.
+    """
+    settings_keys = {f.name for f in dataclasses.fields(LocalSettings)}
+    config_opts, settings_opts = [], []
+    for text in opts:
+        key = text.split("=", 1)[0].strip()
+        (settings_opts if key in settings_keys else config_opts).append(text)
+    return config_opts, settings_opts
+
+
 def write_local_settings(path: Path, workspace_dir: str, data_dir: str, save_dir: str) -> LocalSettings:
     """Write a settings file with absolute paths; returns what was written."""
     from lib.utils.io import atomic_write_text

@@ -48,6 +48,7 @@ class ModelConfig:
     position_embedding: str = "sine"  # sine | none (Table 6 #3)
     predict_mask: bool = False  # official option, never used by STARK; must stay False
     nlayer_head: int = 3  # layers of the MLP score head (and of the MLP box head)
+    head_dim: int = 256  # channels of the first corner-head conv (then /2, /4, /8), official Corner_Predictor width
     score_head: bool = False  # build the STARK-ST score head (True for stark_st1/st2; Table 6 #5 turns it off)
     backbone: BackboneConfig = field(default_factory=BackboneConfig)
     transformer: TransformerConfig = field(default_factory=TransformerConfig)
@@ -95,6 +96,8 @@ class TrainConfig:
     grad_accum_steps: int = 1  # micro-batches per optimiser step; keeps the global batch on fewer GPUs
     amp: str = "none"  # none | bf16 | fp16 (autocast; fp16 also uses a GradScaler)
     seed: int = 42  # base seed; each rank and each sample derive their own from it
+    max_minutes: float = 0.0  # wall-clock budget: stop (with a checkpoint) after the epoch that exceeds it; 0 = none
+    budget_lr_drop: float = 0.0  # with max_minutes: lr x scheduler.decay_rate once this share of the budget is spent
     official_giou_fallback: bool = False  # official quirk: zero the whole batch's GIoU if any box is degenerate
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)

@@ -46,12 +46,16 @@ class ResNetTrunk(nn.Module):
         name: resnet18 | resnet34 | resnet50 | resnet101.
         frozen_layers: top-level layer names whose parameters never train (official: conv1, layer1;
             bn1 is a FrozenBatchNorm2d and has no parameters anyway).
+        frozen_bn: ``FrozenBatchNorm2d`` (official, for ImageNet-initialised trunks); False gives ordinary,
+            trainable ``BatchNorm2d``, which a trunk trained from scratch needs (its frozen statistics
+            would stay at the identity).
     """
 
-    def __init__(self, name: str, frozen_layers: Sequence[str] = ("conv1", "layer1")) -> None:
+    def __init__(self, name: str, frozen_layers: Sequence[str] = ("conv1", "layer1"), frozen_bn: bool = True) -> None:
         super().__init__()
         self.num_channels = trunk_channels(name)
-        resnet = getattr(torchvision.models, name)(weights=None, norm_layer=FrozenBatchNorm2d)
+        norm_layer = FrozenBatchNorm2d if frozen_bn else nn.BatchNorm2d
+        resnet = getattr(torchvision.models, name)(weights=None, norm_layer=norm_layer)
         self.body = nn.Sequential(OrderedDict((key, getattr(resnet, key)) for key in _TRUNK_LAYERS))
         for key in frozen_layers:
             if key not in _TRUNK_LAYERS:

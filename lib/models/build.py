@@ -9,9 +9,6 @@ from lib.models.heads import MLP, CornerHead, MLPBoxHead
 from lib.models.stark import Stark
 from lib.models.transformer import Transformer
 
-# width of the corner-head towers (official MODEL.HEAD_DIM default); independent of hidden_dim
-CORNER_HEAD_CHANNELS = 256
-
 
 def build_stark(cfg: Config) -> Stark:
     """Build the network described by ``cfg.model`` (search size from ``cfg.data.search.size``).
@@ -36,7 +33,7 @@ def build_stark(cfg: Config) -> Stark:
     if search_size % stride:
         raise ModelError(f"data.search.size {search_size} is not a multiple of model.backbone.stride {stride}")
 
-    trunk = ResNetTrunk(m.backbone.type, cfg.train.freeze_layers)
+    trunk = ResNetTrunk(m.backbone.type, cfg.train.freeze_layers, cfg.train.freeze_backbone_bn)
     if m.backbone.pretrained:
         load_imagenet_weights(trunk, m.backbone.type, m.backbone.weights_path)
     t = m.transformer
@@ -50,7 +47,7 @@ def build_stark(cfg: Config) -> Stark:
         pre_norm=t.pre_norm,
     )
     if m.head_type == "corner":
-        box_head = CornerHead(m.hidden_dim, CORNER_HEAD_CHANNELS, search_size // stride, stride)
+        box_head = CornerHead(m.hidden_dim, m.head_dim, search_size // stride, stride)
     else:
         box_head = MLPBoxHead(m.hidden_dim, m.nlayer_head)
     cls_head = MLP(m.hidden_dim, m.hidden_dim, 1, m.nlayer_head) if m.score_head else None

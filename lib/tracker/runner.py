@@ -55,10 +55,16 @@ def default_checkpoint(save_dir: str | Path, tracker_name: str, config_name: str
     return Path(save_dir) / "checkpoints" / "train" / script / config_name / f"{prefix}_ep{epoch:04d}.pth.tar"
 
 
-def build_network(cfg: Config, checkpoint: str | Path) -> torch.nn.Module:
-    """Build the network of ``cfg`` and load ``checkpoint`` (official ``.pth.tar`` or ours) strictly."""
+def build_network(cfg: Config, checkpoint: str | Path, exact: bool = False) -> torch.nn.Module:
+    """Build the network of ``cfg`` and load ``checkpoint`` (official ``.pth.tar`` or ours) strictly.
+
+    By default the returned copy has its frozen batch norm folded into the convolutions and a
+    channels-last layout (outputs within 1e-5 of the exact network, markedly faster on CPU);
+    ``exact`` returns the unmodified network.
+    """
     from lib.models import build_stark
     from lib.models.checkpoint import load_network_weights
+    from lib.models.inference import prepare_for_inference
 
     if not Path(checkpoint).is_file():
         raise RunnerError(f"checkpoint {checkpoint} not found (train first, or pass --checkpoint PATH)")
@@ -66,7 +72,7 @@ def build_network(cfg: Config, checkpoint: str | Path) -> torch.nn.Module:
     cfg_build = replace(cfg, model=replace(cfg.model, backbone=replace(cfg.model.backbone, pretrained=False)))
     model = build_stark(cfg_build)
     load_network_weights(model, checkpoint)
-    return model.eval()
+    return model.eval() if exact else prepare_for_inference(model)
 
 
 @dataclass
@@ -83,6 +89,7 @@ class RunOptions:
     int_results: bool = False
     amp: str = "none"
     device: str = "auto"  # auto: cuda when available, else cpu
+    exact: bool = False  # the unmodified network instead of the BN-folded, channels-last inference copy
 
     @property
     def output_folder(self) -> Path:
@@ -125,7 +132,7 @@ def _select_device(options: RunOptions, worker_index: int, num_gpus: int) -> tor
 
 def make_tracker(options: RunOptions, device: torch.device) -> StarkTracker:
     cfg = load_test_config(options.tracker_name, options.config_name, options.overrides)
-    model = build_network(cfg, options.checkpoint)
+    model = build_network(cfg, options.checkpoint, options.exact)
     return StarkTracker(cfg, model, options.dataset, device=device, amp=options.amp)
 
 

@@ -154,7 +154,7 @@ class CheckpointManager:
         return latest_checkpoint(self.directory)
 
 
-def load_checkpoint(path: Path) -> dict[str, Any]:
+def load_training_state(path: Path) -> dict[str, Any]:
     """Read one of this project's checkpoints with ``weights_only=True`` (tensors mapped to CPU)."""
     path = Path(path)
     try:

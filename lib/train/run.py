@@ -17,7 +17,6 @@ Outputs (official layout, rank 0 only):
 from __future__ import annotations
 
 import copy
-import dataclasses
 import json
 import logging
 from dataclasses import dataclass, field
@@ -34,10 +33,11 @@ from lib.config import (
     config_to_dict,
     load_config,
     load_local_settings,
+    split_overrides,
 )
 from lib.config.loader import dump_config
 from lib.train.accumulation import InterleavedLoader, virtual_ranks
-from lib.train.checkpointing import CheckpointManager, latest_checkpoint, load_checkpoint, net_type_of
+from lib.train.checkpointing import CheckpointManager, latest_checkpoint, load_training_state, net_type_of
 from lib.train.distributed import DistContext, derive_seed, seed_everything
 from lib.train.errors import TrainSetupError
 from lib.train.losses import build_criterion
@@ -86,16 +86,6 @@ class RunPaths:
             config_file=logs / f"{script}-{config}.yaml",
             tensorboard_dir=settings.tensorboard_dir / "train" / script / config,
         )
-
-
-def split_overrides(opts: list[str]) -> tuple[list[str], list[str]]:
-    """Separate settings overrides (``got10k_dir=PATH``: a LocalSettings field) from config overrides."""
-    settings_keys = {f.name for f in dataclasses.fields(LocalSettings)}
-    config_opts, settings_opts = [], []
-    for text in opts:
-        key = text.split("=", 1)[0].strip()
-        (settings_opts if key in settings_keys else config_opts).append(text)
-    return config_opts, settings_opts
 
 
 def resolve_config_and_settings(request: TrainRequest) -> tuple[Config, LocalSettings]:
@@ -198,7 +188,7 @@ def run_training(request: TrainRequest, ctx: DistContext, cfg: Config, settings:
         logger.warning("--resume: no checkpoint in %s, starting from scratch", paths.checkpoint_dir)
     # A resumed stage 2 continues from its own weights: the stage-1 file is neither needed nor loaded.
     init_path = None if resume_path is not None else resolve_init_checkpoint(cfg, settings, request)
-    resume_state = load_checkpoint(resume_path) if resume_path is not None else None
+    resume_state = load_training_state(resume_path) if resume_path is not None else None
     start_epoch = int(resume_state["epoch"]) if resume_state is not None else 0
     if ctx.device.type == "cuda":
         torch.backends.cudnn.benchmark = False  # as the official run_training.py: reproducible kernels

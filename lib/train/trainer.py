@@ -32,7 +32,7 @@ from tqdm import tqdm
 from lib.train.checkpointing import (
     CheckpointManager,
     code_version,
-    load_checkpoint,
+    load_training_state,
     net_type_of,
     rng_state,
     set_rng_state,
@@ -67,6 +67,8 @@ class TrainerOptions:
     batch_size: int = 16  # per-process micro-batch size (for samples/s and the lr-rule message)
     show_progress: bool = True  # tqdm bar on rank 0
     max_minutes: float = 0.0  # wall-clock budget of fit(): stop after the epoch that exceeds it; 0 = none
+    budget_lr_drop: float = 0.0  # with max_minutes: scale the lr by lr_decay once this share of the budget is spent
+    lr_decay: float = 0.1  # factor of that drop (the StepLR gamma)
 
     @classmethod
     def from_config(cls, cfg, show_progress: bool = True) -> TrainerOptions:
@@ -83,6 +85,8 @@ class TrainerOptions:
             batch_size=t.batch_size,
             show_progress=show_progress,
             max_minutes=t.max_minutes,
+            budget_lr_drop=t.budget_lr_drop,
+            lr_decay=t.scheduler.decay_rate,
         )
 
 
@@ -148,6 +152,7 @@ class Trainer:
         self.trainable = [p for p in self.net.parameters() if p.requires_grad]
         self.epoch = 0  # last completed epoch
         self.global_step = 0  # optimiser steps so far
+        self.budget_lr_dropped = False  # the time-budget lr drop (options.budget_lr_drop) has happened
 
     # ------------------------------------------------------------------------------------------
     # state
@@ -159,6 +164,7 @@ class Trainer:
             "net_type": net_type_of(self.net),
             "epoch": self.epoch,
             "global_step": self.global_step,
+            "budget_lr_dropped": self.budget_lr_dropped,
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
             "scaler": self.scaler.state_dict() if self.scaler.is_enabled() else None,
@@ -173,7 +179,7 @@ class Trainer:
 
         ``state``: the already loaded contents of ``path`` (read again when None).
         """
-        state = load_checkpoint(path) if state is None else state
+        state = load_training_state(path) if state is None else state
         expected = net_type_of(self.net)
         if state.get("net_type") != expected:
             raise TrainSetupError(
@@ -189,6 +195,7 @@ class Trainer:
             self.criterion.fallback_count = int(state.get("criterion", {}).get("giou_fallback_count", 0))
         self.epoch = int(state["epoch"])
         self.global_step = int(state.get("global_step", 0))
+        self.budget_lr_dropped = bool(state.get("budget_lr_dropped", False))
         logger.info("resumed from %s (epoch %d done)", path, self.epoch)
 
     # ------------------------------------------------------------------------------------------
@@ -223,6 +230,19 @@ class Trainer:
             if opts.max_minutes > 0 and self._budget_spent(fit_start, opts.max_minutes):
                 logger.info("time budget of %g min reached after epoch %d: stopping", opts.max_minutes, epoch)
                 break
+            if self._budget_lr_drop_due(fit_start):
+                # a time-budgeted run does not know its epoch count in advance, so the StepLR drop
+                # is placed by elapsed time instead; the lowered lr lives in the optimiser state
+                for group in self.optimizer.param_groups:
+                    group["lr"] *= opts.lr_decay
+                self.budget_lr_dropped = True
+                logger.info("%.0f%% of the time budget spent: lr x %g", 100 * opts.budget_lr_drop, opts.lr_decay)
+
+    def _budget_lr_drop_due(self, start: float) -> bool:
+        opts = self.options
+        if opts.max_minutes <= 0 or opts.budget_lr_drop <= 0 or self.budget_lr_dropped:
+            return False
+        return self._budget_spent(start, opts.max_minutes * opts.budget_lr_drop)
 
     def _budget_spent(self, start: float, minutes: float) -> bool:
         """True on every rank when any rank has run longer than ``minutes`` (one shared decision)."""

@@ -3,14 +3,10 @@
 import pytest
 import torch
 
+from tests.tiny import TINY_NETWORK
+
 TINY = [
-    "model.backbone.type=resnet18",
-    "model.backbone.pretrained=false",
-    "model.hidden_dim=32",
-    "model.transformer.enc_layers=1",
-    "model.transformer.dec_layers=1",
-    "model.transformer.dim_feedforward=64",
-    "model.transformer.nheads=2",
+    *TINY_NETWORK,
     "data.template.size=64",
     "data.search.size=128",
     "test.template_size=64",

@@ -10,16 +10,11 @@ import yaml
 from lib.config import load_config
 from lib.config.local import LocalSettings
 from lib.data.synthetic import generate_dataset
+from tests.tiny import TINY_NETWORK
 
 # a small network: every part of the real model, a few million parameters
 TINY_MODEL = [
-    "model.backbone.type=resnet18",
-    "model.backbone.pretrained=false",
-    "model.hidden_dim=32",
-    "model.transformer.enc_layers=1",
-    "model.transformer.dec_layers=1",
-    "model.transformer.dim_feedforward=64",
-    "model.transformer.nheads=2",
+    *TINY_NETWORK,
     "data.template.size=32",
     "data.search.size=64",
 ]

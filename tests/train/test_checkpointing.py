@@ -8,7 +8,7 @@ from lib.train.checkpointing import (
     CheckpointManager,
     checkpoint_name,
     latest_checkpoint,
-    load_checkpoint,
+    load_training_state,
     net_type_of,
     rng_state,
     set_rng_state,
@@ -52,7 +52,7 @@ def test_unreadable_checkpoint_gives_one_line_error(tmp_path):
     bad = tmp_path / "STARKS_ep0001.pth.tar"
     bad.write_bytes(b"not a checkpoint")
     with pytest.raises(TrainSetupError, match="not a readable training checkpoint") as info:
-        load_checkpoint(bad)
+        load_training_state(bad)
     assert "\n" not in str(info.value)
     with pytest.raises(TrainSetupError, match="not found"):
-        load_checkpoint(tmp_path / "missing.pth.tar")
+        load_training_state(tmp_path / "missing.pth.tar")

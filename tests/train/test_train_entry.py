@@ -170,7 +170,8 @@ def test_bad_flags_are_rejected(bad):
 
 
 def test_flags_and_settings_overrides_are_routed(settings_file, tmp_path):
-    from lib.train.run import TrainRequest, resolve_config_and_settings, split_overrides
+    from lib.config import split_overrides
+    from lib.train.run import TrainRequest, resolve_config_and_settings
 
     assert split_overrides(["train.lr=1e-5", "got10k_dir=/x"]) == (["train.lr=1e-5"], ["got10k_dir=/x"])
     request = TrainRequest(

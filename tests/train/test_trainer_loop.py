@@ -9,7 +9,7 @@ import torch
 
 from lib.config import Config
 from lib.train.accumulation import InterleavedLoader, virtual_ranks
-from lib.train.checkpointing import CheckpointManager, load_checkpoint
+from lib.train.checkpointing import CheckpointManager, load_training_state
 from lib.train.errors import NonFiniteLossError
 from lib.train.losses import StarkCriterion
 from lib.train.metrics_log import MetricsLogger
@@ -61,7 +61,7 @@ def test_checkpoints_hold_the_documented_entries_and_load_weights_only(tmp_path)
     assert raw["net_type"] == "STARKST" and raw["epoch"] == 1 and raw["config"] == {"train": {"stage": 1}}
     assert not any(k.startswith("module.") for k in raw["net"]) and "backbone.0.body.layer2.weight" in raw["net"]
     assert raw["code_version"]["version"]
-    assert load_checkpoint(path)["scheduler"]["last_epoch"] == 1
+    assert load_training_state(path)["scheduler"]["last_epoch"] == 1
 
 
 def test_metrics_file_and_tensorboard(tmp_path):
@@ -152,3 +152,26 @@ def test_time_budget_stops_after_the_epoch_that_exceeds_it(tmp_path):
     trainer.fit()
     assert trainer.epoch == 1
     assert [p.name for p in (tmp_path / "ckpt").glob("*.pth.tar")] == ["STARKST_ep0001.pth.tar"]
+
+
+def test_time_budget_lr_drop_happens_once_at_its_share_of_the_budget(tmp_path, monkeypatch):
+    clock = iter(range(0, 10_000, 30))  # every reading of the clock is 30 s later
+    monkeypatch.setattr("lib.train.trainer.time.monotonic", lambda: float(next(clock)))
+    trainer = make_trainer(tmp_path, FakeLoader(8, 2), epochs=50)
+    trainer.options.max_minutes = 10.0
+    trainer.options.budget_lr_drop = 0.5
+    trainer.options.lr_decay = 0.1
+    lrs = []
+    original = trainer.train_epoch
+
+    def record(epoch):
+        lrs.append(trainer.optimizer.param_groups[0]["lr"])
+        return original(epoch)
+
+    trainer.train_epoch = record
+    trainer.fit()
+    start_lr = lrs[0]
+    dropped = [lr for lr in lrs if lr < start_lr]
+    assert dropped and all(abs(lr - start_lr * 0.1) < 1e-12 for lr in dropped)
+    assert lrs.index(dropped[0]) > 1 and trainer.budget_lr_dropped
+    assert trainer.state_dict()["budget_lr_dropped"] is True

@@ -7,7 +7,7 @@ import torch
 
 from lib.models import build_stark
 from lib.train import run as run_module
-from lib.train.checkpointing import load_checkpoint
+from lib.train.checkpointing import load_training_state
 from lib.train.distributed import DistContext
 from lib.train.losses import build_criterion
 from lib.train.metrics_log import MetricsLogger
@@ -91,7 +91,7 @@ def test_stage2_changes_only_the_score_head_and_resume_keeps_its_own_weights(set
     stage1 = _save_stage1(init, seed=5)
     _run(tmp_path, "stark_st2", settings, *SHORT, f"train.init_from={init}")
     ckpt_dir = tmp_path / "checkpoints/train/stark_st2/baseline"
-    after = load_checkpoint(ckpt_dir / "STARKST_ep0001.pth.tar")["net"]
+    after = load_training_state(ckpt_dir / "STARKST_ep0001.pth.tar")["net"]
     assert after.keys() == stage1.keys()
     changed = {k for k in after if not torch.equal(after[k], stage1[k])}
     assert changed and all(k.startswith("cls_head.") for k in changed), changed
@@ -99,7 +99,7 @@ def test_stage2_changes_only_the_score_head_and_resume_keeps_its_own_weights(set
     # a different stage-1 file now sits at init_from: a resumed stage 2 must not load it over its own weights
     _save_stage1(init, seed=6)
     _run(tmp_path, "stark_st2", settings, *SHORT, f"train.init_from={init}", "train.epoch=2", resume=True)
-    resumed = load_checkpoint(ckpt_dir / "STARKST_ep0002.pth.tar")["net"]
+    resumed = load_training_state(ckpt_dir / "STARKST_ep0002.pth.tar")["net"]
     assert all(torch.equal(resumed[k], stage1[k]) for k in resumed if not k.startswith("cls_head."))
     assert not torch.equal(resumed["cls_head.layers.0.weight"], after["cls_head.layers.0.weight"])
 
@@ -107,7 +107,7 @@ def test_stage2_changes_only_the_score_head_and_resume_keeps_its_own_weights(set
 def test_kill_mid_epoch_and_resume_equals_uninterrupted_run(settings, tmp_path, monkeypatch):
     opts = [*SHORT, "train.epoch=2"]  # dropout stays on: its RNG is re-seeded per (seed, rank, epoch)
     _run(tmp_path / "full", "stark_s", settings, *opts)
-    full = load_checkpoint(tmp_path / "full/checkpoints/train/stark_s/baseline/STARKS_ep0002.pth.tar")
+    full = load_training_state(tmp_path / "full/checkpoints/train/stark_s/baseline/STARKS_ep0002.pth.tar")
 
     class Killed(Exception):
         pass
@@ -140,7 +140,7 @@ def test_kill_mid_epoch_and_resume_equals_uninterrupted_run(settings, tmp_path, 
     ckpts = tmp_path / "run/checkpoints/train/stark_s/baseline"
     assert [p.name for p in ckpts.glob("*.pth.tar")] == ["STARKS_ep0001.pth.tar"]
     _run(tmp_path / "run", "stark_s", settings, *opts, resume=True)
-    resumed = load_checkpoint(ckpts / "STARKS_ep0002.pth.tar")
+    resumed = load_training_state(ckpts / "STARKS_ep0002.pth.tar")
     assert resumed["scheduler"] == full["scheduler"] and resumed["global_step"] == full["global_step"] == 4
     for key, value in full["net"].items():
         torch.testing.assert_close(resumed["net"][key], value, rtol=0, atol=1e-6, msg=key)
