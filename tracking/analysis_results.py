@@ -13,8 +13,8 @@ import sys
 from pathlib import Path
 
 from lib.config import ConfigError, load_local_settings
+from lib.data.registry import load_test_sequences
 from lib.evaluation.analysis import CONVENTIONS, AnalysisError, TrackerRun, analyse
-from lib.evaluation.benchmarks import BenchmarkError, load_eval_sequences
 from lib.utils.logging import setup_logging
 
 
@@ -38,7 +38,7 @@ def main() -> int:
     parser.add_argument("--config", action="append", help="config name, one per --tracker")
     parser.add_argument("--runid", action="append", type=int, help="run id, one per --tracker (-1: none)")
     parser.add_argument("--name", action="append", help="display name, one per --tracker")
-    parser.add_argument("--dataset", required=True, help="lasot | got10k_val | trackingnet[_TRAIN_0 ...]")
+    parser.add_argument("--dataset", required=True, help="lasot | got10k_val | trackingnet")
     parser.add_argument("--convention", choices=CONVENTIONS, default=None)
     parser.add_argument("--skip_missing", action="store_true", help="use only sequences every tracker finished")
     parser.add_argument("--out_dir", default=None, help="default <result_plots_dir>/<dataset>")
@@ -49,12 +49,12 @@ def main() -> int:
     try:
         settings = load_local_settings(args.settings, args.opts)
         runs = _runs(args)
-        sequences = load_eval_sequences(args.dataset, settings)
+        sequences = load_test_sequences(args.dataset, settings)
         out_dir = Path(args.out_dir) if args.out_dir else settings.result_plots_dir / args.dataset
         report = analyse(
             runs, sequences, args.dataset, settings.results_dir, out_dir, args.convention, args.skip_missing
         )
-    except (ConfigError, AnalysisError, BenchmarkError) as err:
+    except (ConfigError, AnalysisError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(report.table)

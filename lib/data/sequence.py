@@ -19,8 +19,10 @@ class TestSequence:
         dataset: benchmark name (``got10k_test``, ``got10k_val``, ``lasot``, ``trackingnet``).
         frames: frame keys relative to the source root (``test/GOT-10k_Test_000001/00000001.jpg``).
         ground_truth: (N, 4) float ``x, y, w, h``; NaN rows where unknown (e.g. GOT-10k test after frame 0).
-        target_visible: (N,) bool, or None when the benchmark gives no visibility.
+        target_visible: (N,) bool from the benchmark's own flags, or None when it gives none.
         source: where the frames are read from (folder or lmdb).
+        cover: (N,) GOT-10k ``cover.label`` (0-8; the GOT-10k toolkit drops frames with cover 0), or None.
+        image_size: ``(W, H)`` from GOT-10k's ``meta_info.ini`` (the toolkit clips boxes to it), or None.
     """
 
     __test__ = False  # not a pytest test class despite the name
@@ -31,6 +33,8 @@ class TestSequence:
     ground_truth: np.ndarray
     source: ImageSource = field(repr=False)
     target_visible: Optional[np.ndarray] = None
+    cover: Optional[np.ndarray] = None
+    image_size: Optional[tuple[int, int]] = None
 
     def __len__(self) -> int:
         return len(self.frames)

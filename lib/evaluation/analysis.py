@@ -30,8 +30,8 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from lib.data.sequence import TestSequence
 from lib.evaluation import metrics
-from lib.evaluation.benchmarks import EvalSequence
 from lib.evaluation.plots import plot_curves
 from lib.evaluation.results_io import ResultsError, box_file, read_boxes, read_times, results_folder, time_file
 from lib.utils.io import atomic_write_text
@@ -89,7 +89,7 @@ class TrackerRun:
 
 
 def sequence_data(
-    convention: str, dataset: str, seq: EvalSequence, pred: Optional[np.ndarray], times: Optional[np.ndarray]
+    convention: str, dataset: str, seq: TestSequence, pred: Optional[np.ndarray], times: Optional[np.ndarray]
 ) -> dict:
     """What the summary of ``convention`` needs from one sequence (JSON-able lists)."""
     if convention == "pytracking":
@@ -157,7 +157,7 @@ class SequenceCache:
 
 def evaluate_run(
     run: TrackerRun,
-    sequences: Sequence[EvalSequence],
+    sequences: Sequence[TestSequence],
     dataset: str,
     convention: str,
     results_dir: str | Path,
@@ -265,7 +265,7 @@ def _plots(out_dir: Path, dataset: str, convention: str, labels, summaries) -> l
 
 def analyse(
     runs: Sequence[TrackerRun],
-    sequences: Sequence[EvalSequence],
+    sequences: Sequence[TestSequence],
     dataset: str,
     results_dir: str | Path,
     out_dir: Optional[str | Path] = None,

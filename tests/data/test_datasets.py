@@ -1,5 +1,7 @@
 """Dataset readers on generated data in every layout: counts, visibility rules, split lists, lmdb."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -35,6 +37,13 @@ def test_got10k_test_sequences(settings):
     assert seqs[0].frames[0].endswith("/00000001.jpg") and seqs[0].read_frame(29).shape == (120, 160, 3)
     val = load_test_sequences("got10k_val", settings)
     assert len(val) == 2 and np.isfinite(val[0].ground_truth).all() and val[0].target_visible is not None
+    # what the GOT-10k toolkit needs: cover.label as written, the resolution of meta_info.ini
+    folder = Path(settings.got10k_dir) / "val" / val[0].name
+    np.testing.assert_array_equal(val[0].cover, _labels(folder / "cover.label"))
+    assert val[0].image_size == (160, 120)
+    np.testing.assert_array_equal(
+        val[0].target_visible, (_labels(folder / "absence.label") == 0) & (_labels(folder / "cover.label") > 0)
+    )
 
 
 def test_lasot_visibility_and_splits(data_root, settings):

@@ -8,14 +8,19 @@ import numpy as np
 import pytest
 
 from lib.config.loader import PROJECT_ROOT
+from lib.data.sequence import TestSequence
 from lib.evaluation.analysis import AnalysisError, TrackerRun, analyse
-from lib.evaluation.benchmarks import EvalSequence
 from lib.evaluation.results_io import results_folder, write_sequence_result
+
+
+def _sequence(name, gt):
+    """Ground truth only: the analysis reads no frames."""
+    return TestSequence(name, "lasot", [f"{i:08d}.jpg" for i in range(len(gt))], gt, source=None)
 
 
 def _setup(tmp_path):
     gt = np.array([[10, 10, 20, 20]] * 3, dtype=float)
-    seqs = [EvalSequence("s1", gt), EvalSequence("s2", gt)]
+    seqs = [_sequence("s1", gt), _sequence("s2", gt)]
     good = results_folder(tmp_path, "good", "base", "lasot")
     bad = results_folder(tmp_path, "bad", "base", "lasot")
     for name in ("s1", "s2"):
@@ -56,7 +61,7 @@ def test_cache_is_read_and_invalidated(tmp_path):
 
 
 def test_missing_results_error_or_skip(tmp_path):
-    seqs = _setup(tmp_path) + [EvalSequence("s3", np.ones((2, 4)))]
+    seqs = _setup(tmp_path) + [_sequence("s3", np.ones((2, 4)))]
     with pytest.raises(AnalysisError, match="1 result files missing, first .*s3.txt"):
         analyse([TrackerRun("good", "base")], seqs, "lasot", tmp_path)
     assert analyse([TrackerRun("good", "base")], seqs, "lasot", tmp_path, skip_missing=True).num_sequences == 2

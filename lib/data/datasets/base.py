@@ -33,12 +33,17 @@ class SequenceData:
         frames: (N,) frame keys relative to the source root.
         boxes: (N, 4) float64 ``x, y, w, h``.
         visible: (N,) bool, the official visibility (dataset-specific rules, always including w, h > 0).
+        flag_visible: (N,) bool, the benchmark's own visibility flags alone (LaSOT ``~full_occlusion &
+            ~out_of_view``, GOT-10k ``~absence & cover > 0``), as evaluation toolkits read them; None if none.
+        cover: (N,) GOT-10k ``cover.label`` values (0-8), or None.
     """
 
     name: str
     frames: list[str]
     boxes: np.ndarray
     visible: np.ndarray
+    flag_visible: Optional[np.ndarray] = None
+    cover: Optional[np.ndarray] = None
 
     def __len__(self) -> int:
         return len(self.frames)

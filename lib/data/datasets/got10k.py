@@ -9,6 +9,8 @@ The training splits (``vottrain``, ``votval``, ``train_full``, ``train``, ``val`
 
 from __future__ import annotations
 
+import re
+
 import logging
 from importlib import resources
 from typing import Optional
@@ -110,15 +112,23 @@ class Got10k(TrackingDataset):
             self.source.read_text(f"{folder}/groundtruth.txt"), self.source.describe(f"{folder}/groundtruth.txt")
         )
         n = len(boxes)
-        visible = valid_boxes(boxes)
+        flag_visible = np.ones(n, dtype=bool)
         absence = read_optional(self.source, f"{folder}/absence.label")
         if absence is not None:
-            visible &= parse_flags(absence, self.source.describe(f"{folder}/absence.label"), n) == 0
-        cover = read_optional(self.source, f"{folder}/cover.label")
-        if cover is not None:
-            visible &= parse_flags(cover, self.source.describe(f"{folder}/cover.label"), n) > 0
+            flag_visible &= parse_flags(absence, self.source.describe(f"{folder}/absence.label"), n) == 0
+        cover_text = read_optional(self.source, f"{folder}/cover.label")
+        cover = None
+        if cover_text is not None:
+            cover = parse_flags(cover_text, self.source.describe(f"{folder}/cover.label"), n)
+            flag_visible &= cover > 0
         frames = [f"{folder}/{i:08d}.jpg" for i in range(1, n + 1)]
-        return SequenceData(name, frames, boxes, visible)
+        return SequenceData(name, frames, boxes, valid_boxes(boxes) & flag_visible, flag_visible, cover)
+
+    def _resolution(self, name: str) -> Optional[tuple[int, int]]:
+        """``(W, H)`` from ``meta_info.ini`` (GOT-10k toolkit clips boxes to it); None if absent."""
+        text = read_optional(self.source, f"{self.split}/{name}/meta_info.ini")
+        match = re.search(r"resolution\s*:\s*\(\s*(\d+)\s*,\s*(\d+)\s*\)", text or "")
+        return (int(match.group(1)), int(match.group(2))) if match else None
 
     def _read_test(self, name: str) -> SequenceData:
         folder = f"{self.split}/{name}"
@@ -135,6 +145,10 @@ class Got10k(TrackingDataset):
         dataset = "got10k_test" if self.split == "test" else f"got10k_{self.split}"
         out = []
         for s in self.sequences:
-            visible = None if self.split == "test" else s.visible.copy()
-            out.append(TestSequence(s.name, dataset, list(s.frames), s.boxes.copy(), self.source, visible))
+            visible = None if s.flag_visible is None else s.flag_visible.copy()
+            out.append(
+                TestSequence(
+                    s.name, dataset, list(s.frames), s.boxes.copy(), self.source, visible, s.cover, self._resolution(s.name)
+                )
+            )
         return out

@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 from typing import Optional
 
+import numpy as np
+
 from lib.data.datasets.base import (
     SequenceData,
     TrackingDataset,
@@ -72,16 +74,16 @@ class Lasot(TrackingDataset):
         folder = self._folder(name)
         gt_key = f"{folder}/groundtruth.txt"
         boxes = parse_boxes(self.source.read_text(gt_key), self.source.describe(gt_key))
-        visible = valid_boxes(boxes)
+        flag_visible = np.ones(len(boxes), dtype=bool)
         for flag_file in ("full_occlusion.txt", "out_of_view.txt"):
             text = read_optional(self.source, f"{folder}/{flag_file}")
             if text is not None:
-                visible &= parse_flags(text, self.source.describe(f"{folder}/{flag_file}"), len(boxes)) == 0
+                flag_visible &= parse_flags(text, self.source.describe(f"{folder}/{flag_file}"), len(boxes)) == 0
         frames = [f"{folder}/img/{i:08d}.jpg" for i in range(1, len(boxes) + 1)]
-        return SequenceData(name, frames, boxes, visible)
+        return SequenceData(name, frames, boxes, valid_boxes(boxes) & flag_visible, flag_visible)
 
     def test_sequences(self) -> list[TestSequence]:
         return [
-            TestSequence(s.name, "lasot", list(s.frames), s.boxes.copy(), self.source, s.visible.copy())
+            TestSequence(s.name, "lasot", list(s.frames), s.boxes.copy(), self.source, s.flag_visible.copy())
             for s in self.sequences
         ]
