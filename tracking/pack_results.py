@@ -13,12 +13,12 @@ import sys
 from pathlib import Path
 
 from lib.config import ConfigError, load_local_settings
+from lib.data.registry import load_test_sequences
 from lib.evaluation.packers import (
     PackingError,
-    got10k_test_frame_counts,
+    frame_counts,
     pack_got10k,
     pack_trackingnet,
-    trackingnet_test_frame_counts,
 )
 from lib.evaluation.results_io import ResultsError, results_folder, run_folder_name
 from lib.utils.logging import setup_logging
@@ -43,12 +43,8 @@ def main() -> int:
     try:
         settings = load_local_settings(args.settings, args.opts)
         folder = results_folder(settings.results_dir, args.tracker, args.config, args.dataset, args.runid)
-        if args.dataset == "got10k_test":
-            counts = got10k_test_frame_counts(settings.dataset_root("got10k_dir"))
-            pack = pack_got10k
-        else:
-            counts = trackingnet_test_frame_counts(settings.dataset_root("trackingnet_dir"))
-            pack = pack_trackingnet
+        counts = frame_counts(load_test_sequences(args.dataset, settings))
+        pack = pack_got10k if args.dataset == "got10k_test" else pack_trackingnet
         run = run_folder_name(args.config, args.runid)
         out = Path(args.out) if args.out else Path(settings.results_dir) / args.tracker / f"{run}_{args.dataset}.zip"
         pack(folder, counts, out, integer=args.int_results)

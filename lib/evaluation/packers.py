@@ -16,10 +16,11 @@ import io
 import logging
 import zipfile
 from pathlib import Path
-from typing import Mapping
+from typing import Iterable, Mapping
 
 import numpy as np
 
+from lib.data.sequence import TestSequence
 from lib.evaluation.results_io import ResultsError, box_file, format_boxes, read_boxes, read_times, time_file
 from lib.utils.io import atomic_write_bytes
 
@@ -32,28 +33,9 @@ class PackingError(ValueError):
     """A result set that cannot be submitted (one-line message naming the sequence or file)."""
 
 
-def _count_frames(folder: Path) -> int:
-    return sum(1 for p in folder.iterdir() if p.suffix.lower() in _FRAME_SUFFIXES)
-
-
-def got10k_test_frame_counts(got10k_root: str | Path) -> dict[str, int]:
-    """``{seq: n_frames}`` of GOT-10k ``test/`` (names from ``test/list.txt``, frames counted on disk)."""
-    test_dir = Path(got10k_root) / "test"
-    list_file = test_dir / "list.txt"
-    if not list_file.is_file():
-        raise PackingError(f"{list_file}: GOT-10k test list not found")
-    names = [line.strip() for line in list_file.read_text().splitlines() if line.strip()]
-    return {name: _count_frames(test_dir / name) for name in names}
-
-
-def trackingnet_test_frame_counts(trackingnet_root: str | Path) -> dict[str, int]:
-    """``{seq: n_frames}`` of TrackingNet ``TEST/`` (names from ``TEST/anno/*.txt``, frames on disk)."""
-    test_dir = Path(trackingnet_root) / "TEST"
-    anno_dir = test_dir / "anno"
-    if not anno_dir.is_dir():
-        raise PackingError(f"{anno_dir}: TrackingNet TEST annotations not found")
-    names = sorted(p.stem for p in anno_dir.glob("*.txt"))
-    return {name: _count_frames(test_dir / "frames" / name) for name in names}
+def frame_counts(sequences: Iterable[TestSequence]) -> dict[str, int]:
+    """``{sequence name: number of frames}``, what every submission file must have one line per."""
+    return {seq.name: len(seq) for seq in sequences}
 
 
 def _checked_boxes(results_folder: Path, seq: str, n_frames: int) -> np.ndarray:

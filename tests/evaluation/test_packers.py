@@ -5,8 +5,14 @@ import zipfile
 import numpy as np
 import pytest
 
+from lib.config import load_local_settings
+from lib.data.registry import load_test_sequences
 from lib.evaluation import packers
 from lib.evaluation.results_io import write_sequence_result
+
+
+def _settings(**roots):
+    return load_local_settings(None, [f"{key}={value}" for key, value in roots.items()])
 
 
 def _got10k_root(tmp_path, frames):
@@ -15,6 +21,7 @@ def _got10k_root(tmp_path, frames):
     (root / "test" / "list.txt").write_text("\n".join(frames) + "\n")
     for name, n in frames.items():
         (root / "test" / name).mkdir()
+        (root / "test" / name / "groundtruth.txt").write_text("1,2,3,4\n")  # test split: first frame only
         for i in range(n):
             (root / "test" / name / f"{i + 1:08d}.jpg").write_bytes(b"")
     return root
@@ -22,7 +29,7 @@ def _got10k_root(tmp_path, frames):
 
 def test_got10k_zip_layout(tmp_path):
     root = _got10k_root(tmp_path, {"GOT-10k_Test_000001": 3, "GOT-10k_Test_000002": 2})
-    counts = packers.got10k_test_frame_counts(root)
+    counts = packers.frame_counts(load_test_sequences("got10k_test", _settings(got10k_dir=root)))
     assert counts == {"GOT-10k_Test_000001": 3, "GOT-10k_Test_000002": 2}
     results = tmp_path / "res"
     for name, n in counts.items():
@@ -57,7 +64,7 @@ def test_trackingnet_flat_zip(tmp_path):
     (root / "anno" / "vid_1.txt").write_text("1,2,3,4\n")
     for i in range(2):
         (root / "frames" / "vid_1" / f"{i}.jpg").write_bytes(b"")
-    counts = packers.trackingnet_test_frame_counts(tmp_path / "tn")
+    counts = packers.frame_counts(load_test_sequences("trackingnet", _settings(trackingnet_dir=tmp_path / "tn")))
     assert counts == {"vid_1": 2}
     write_sequence_result(tmp_path / "r", "vid_1", np.array([[1, 2, 3, 4], [0.5, 1, 2, 3]]), times=[0, 0])
     out = packers.pack_trackingnet(tmp_path / "r", counts, tmp_path / "tn.zip")
