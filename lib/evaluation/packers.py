@@ -26,7 +26,6 @@ from lib.utils.io import atomic_write_bytes
 
 logger = logging.getLogger(__name__)
 
-_FRAME_SUFFIXES = (".jpg", ".jpeg", ".png")
 
 
 class PackingError(ValueError):
