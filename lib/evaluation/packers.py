@@ -27,7 +27,6 @@ from lib.utils.io import atomic_write_bytes
 logger = logging.getLogger(__name__)
 
 
-
 class PackingError(ValueError):
     """A result set that cannot be submitted (one-line message naming the sequence or file)."""
 
