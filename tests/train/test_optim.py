@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from lib.config import Config, apply_overrides
+from lib.config import EXPERIMENTS_DIR, Config, apply_overrides, load_config_file
+from lib.models import build_stark
 from lib.train.optim import (
     apply_freezing,
     build_optimizer,
@@ -11,6 +12,7 @@ from lib.train.optim import (
     param_groups,
     set_train_mode,
 )
+from tests.tiny import TINY_NETWORK
 from tests.train.fakes import FakeStark
 
 
@@ -69,3 +71,19 @@ def test_step_scheduler_drops_at_lr_drop_epoch():
     assert lrs == pytest.approx([1e-4, 1e-4, 1e-4, 1e-5, 1e-5])
     assert opt.param_groups[1]["lr"] == pytest.approx(1e-6)  # backbone group keeps its x0.1
     assert isinstance(opt, torch.optim.AdamW) and opt.defaults["weight_decay"] == pytest.approx(1e-4)
+
+
+@pytest.mark.parametrize("path", sorted(EXPERIMENTS_DIR.glob("*/*.yaml")), ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_every_shipped_config_freezes_existing_modules_only(path):
+    """Each shipped experiment (tiny width) builds and its stage's freezing names real modules."""
+    shipped = load_config_file(path).model.transformer
+    removed = {f"model.transformer.{key}" for key in ("enc_layers", "dec_layers") if getattr(shipped, key) == 0}
+    tiny = [o for o in TINY_NETWORK if o.split("=")[0] not in removed]  # keep the ablation's removed parts removed
+    cfg = load_config_file(path, [*tiny, "data.search.size=64", "data.template.size=32"])
+    model = build_stark(cfg)
+    apply_freezing(model, frozen_module_names(cfg, model), cfg.train.freeze_layers)
+    trainable = {name.split(".")[0] for name, p in model.named_parameters() if p.requires_grad}
+    if cfg.train.stage == 2:
+        assert trainable == {"cls_head"}
+    else:
+        assert "transformer" in trainable or cfg.model.transformer.enc_layers + cfg.model.transformer.dec_layers == 0
