@@ -12,7 +12,7 @@ import argparse
 import logging
 import sys
 
-from lib.config import ConfigError, load_config, load_local_settings
+from lib.config import ConfigError, apply_overrides, load_config, load_local_settings, split_overrides
 from lib.config.schema import Config
 from lib.data.check import check_dataset, default_dataset_names, sample_grid, write_png
 from lib.utils.logging import setup_logging
@@ -32,11 +32,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--template_size", type=int, default=None)
     parser.add_argument("--search_size", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--opts", nargs="*", default=[], help="key=value overrides of the settings (got10k_dir=PATH) or the config"
+    )
     args = parser.parse_args(argv)
     setup_logging(logging.WARNING)
     try:
-        settings = load_local_settings(args.settings)
-        cfg = load_config(args.script, args.config, []) if args.script and args.config else Config()
+        config_opts, path_opts = split_overrides(args.opts)
+        settings = load_local_settings(args.settings, path_opts)
+        cfg = load_config(args.script, args.config, config_opts) if args.script and args.config else Config()
+        apply_overrides(cfg, [] if args.script and args.config else config_opts)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
