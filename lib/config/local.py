@@ -89,17 +89,14 @@ class LocalSettings:
 
 
 def find_local_file(explicit: Optional[str | Path] = None) -> Optional[Path]:
-    candidates = [
-        explicit,
-        os.environ.get(LOCAL_FILE_ENV),
-        Path.cwd() / LOCAL_FILE_NAME,
-        PROJECT_ROOT / LOCAL_FILE_NAME,
-    ]
-    for candidate in candidates:
+    """The settings file to use; a file the user names explicitly must exist (never a silent fallback)."""
+    if explicit:
+        if not Path(explicit).is_file():
+            raise ConfigError(f"{explicit}: settings file not found")
+        return Path(explicit)
+    for candidate in (os.environ.get(LOCAL_FILE_ENV), Path.cwd() / LOCAL_FILE_NAME, PROJECT_ROOT / LOCAL_FILE_NAME):
         if candidate and Path(candidate).is_file():
             return Path(candidate)
-    if explicit:
-        raise ConfigError(f"{explicit}: settings file not found")
     return None
 
 
@@ -109,7 +106,10 @@ def load_local_settings(path: Optional[str | Path] = None, overrides: Iterable[s
     found = find_local_file(path)
     source = str(found) if found else "defaults"
     if found:
-        data = yaml.safe_load(found.read_text()) or {}
+        try:
+            data = yaml.safe_load(found.read_text()) or {}
+        except yaml.YAMLError as err:
+            raise ConfigError(f"{found}: not valid YAML ({str(err).splitlines()[0]})") from None
         if not isinstance(data, dict):
             raise ConfigError(f"{found}: top level must be a mapping")
         values.update(data)

@@ -62,24 +62,27 @@ def sample_target(
     src_x1, src_x2 = x1 + x1_pad, x2 - x2_pad
     src_y1, src_y2 = y1 + y1_pad, y2 - y2_pad
 
-    mask_full = np.ones((side, side), dtype=np.float32)
+    padded = bool(x1_pad or x2_pad or y1_pad or y2_pad)
+    mask_full = np.ones((side, side), dtype=np.float32) if padded else None
     if src_x2 > src_x1 and src_y2 > src_y1:
         if mirrored:
             inner = cv2.flip(image[src_y1:src_y2, im_w - src_x2 : im_w - src_x1], 1)
         else:
             inner = image[src_y1:src_y2, src_x1:src_x2]
-        if x1_pad or x2_pad or y1_pad or y2_pad:
+        if padded:
             canvas = np.zeros((side, side) + image.shape[2:], dtype=image.dtype)
             canvas[y1_pad : y1_pad + inner.shape[0], x1_pad : x1_pad + inner.shape[1]] = inner
+            mask_full[y1_pad : y1_pad + inner.shape[0], x1_pad : x1_pad + inner.shape[1]] = 0.0
         else:
             canvas = inner
-        mask_full[y1_pad : y1_pad + inner.shape[0], x1_pad : x1_pad + inner.shape[1]] = 0.0
     else:
         # the crop lies entirely outside the image: all padding
         canvas = np.zeros((side, side) + image.shape[2:], dtype=image.dtype)
 
     resize_factor = output_size / side
     patch = cv2.resize(canvas, (output_size, output_size), interpolation=cv2.INTER_LINEAR)
+    if mask_full is None:  # no padding anywhere: the resized mask is all False, skip the full-size resize
+        return patch, resize_factor, np.zeros((output_size, output_size), dtype=bool)
     mask = cv2.resize(mask_full, (output_size, output_size), interpolation=cv2.INTER_LINEAR) != 0
     return patch, resize_factor, mask
 

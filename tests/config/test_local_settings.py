@@ -32,3 +32,15 @@ def test_missing_root_names_path_and_layout(tmp_path: Path):
     with pytest.raises(ConfigError) as err:
         settings.dataset_root("got10k_dir")
     assert str(tmp_path / "got10k") in str(err.value) and "list.txt" in str(err.value)
+
+
+def test_an_explicit_settings_file_must_exist_and_parse(tmp_path: Path, monkeypatch):
+    fallback = tmp_path / "stark_local.yaml"
+    fallback.write_text(yaml.safe_dump({"data_dir": str(tmp_path)}))
+    monkeypatch.chdir(tmp_path)  # a usable file in the working directory must not stand in for a typo
+    with pytest.raises(ConfigError, match="typo.yaml: settings file not found"):
+        load_local_settings(tmp_path / "typo.yaml")
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("data_dir: [unclosed\n")
+    with pytest.raises(ConfigError, match=r"broken\.yaml: not valid YAML"):
+        load_local_settings(broken)

@@ -122,3 +122,23 @@ def test_nan_ground_truth_rows_are_invisible(tmp_path):
 
     boxes = parse_boxes("1,2,3,4\nnan,nan,nan,nan\n1\t2\t3\t4\n", "x.txt")
     assert boxes.shape == (3, 4) and np.isnan(boxes[1]).all()
+
+
+@pytest.mark.parametrize(
+    "annotation, message",
+    [
+        ({"id": 7, "image_id": 1}, "lacks 'bbox' or 'image_id'"),
+        ({"id": 7, "image_id": 1, "bbox": [1, 2, 3]}, "annotation 7: bbox .* is not 4 numbers"),
+    ],
+)
+def test_malformed_coco_annotation_is_a_one_line_error(tmp_path, annotation, message):
+    import json
+
+    from lib.data.datasets import Coco
+
+    (tmp_path / "annotations").mkdir()
+    instances = {"images": [{"id": 1, "file_name": "a.jpg"}], "annotations": [annotation]}
+    (tmp_path / "annotations" / "instances_train2017.json").write_text(json.dumps(instances))
+    with pytest.raises(DatasetError, match=message) as info:
+        Coco(FolderSource(tmp_path))
+    assert "instances_train2017.json" in str(info.value) and "\n" not in str(info.value)

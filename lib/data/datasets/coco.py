@@ -47,9 +47,14 @@ class Coco(TrackingDataset):
             raise DatasetError(f"{source.describe(key)}: not a COCO instances file ({exc})") from exc
         sequences, too_small = [], 0
         for ann in annotations:
+            if not isinstance(ann, dict) or not {"bbox", "image_id"} <= ann.keys():
+                raise DatasetError(f"{source.describe(key)}: annotation {ann!r:.80} lacks 'bbox' or 'image_id'")
             if ann.get("iscrowd", 0):
                 continue
-            box = np.asarray(ann["bbox"], dtype=np.float64).reshape(1, 4)
+            try:
+                box = np.asarray(ann["bbox"], dtype=np.float64).reshape(1, 4)
+            except (TypeError, ValueError):
+                raise DatasetError(f"{source.describe(key)}: annotation {ann.get('id')}: bbox {ann['bbox']!r} is not 4 numbers") from None
             if not (box[0, 2] > min_size and box[0, 3] > min_size):
                 too_small += 1
                 continue
@@ -58,6 +63,8 @@ class Coco(TrackingDataset):
                 raise DatasetError(
                     f"{source.describe(key)}: annotation {ann.get('id')} names unknown image {ann['image_id']}"
                 )
+            if "file_name" not in image:
+                raise DatasetError(f"{source.describe(key)}: image {ann['image_id']} has no 'file_name'")
             frame = f"images/{split}{version}/{image['file_name']}"
             sequences.append(SequenceData(str(ann.get("id", len(sequences))), [frame], box, np.ones(1, dtype=bool)))
         if too_small:

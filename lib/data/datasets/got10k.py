@@ -58,7 +58,7 @@ class Got10k(TrackingDataset):
         source: folder or lmdb source rooted at the GOT-10k root.
         split: folder ``train`` | ``val`` | ``test``.
         subset: for ``split="train"``: ``vottrain`` | ``votval`` | ``train_full`` | ``train`` | ``val`` (shipped
-            index lists) or ``all`` (every sequence of ``train/list.txt``); a path to a custom index file also works.
+            index lists) or ``all`` (every sequence of ``train/list.txt``).
     """
 
     is_video = True
