@@ -63,12 +63,14 @@ def run_step(title: str, argv: list[str], env: dict) -> None:
         sys.exit(code)
 
 
-def latest_checkpoint(folder: Path) -> Path:
-    found = sorted(folder.glob("STARKST_ep*.pth.tar"))
-    if not found:
+def final_checkpoint(folder: Path) -> Path:
+    from lib.train.checkpointing import latest_checkpoint
+
+    found = latest_checkpoint(folder)
+    if found is None:
         print(f"demo: no checkpoint in {folder}", file=sys.stderr)
         sys.exit(1)
-    return found[-1]
+    return found
 
 
 def read_ao(csv_path: Path) -> dict[str, float]:
@@ -161,7 +163,7 @@ def main() -> int:
          f"train.max_minutes={plan.stage2_minutes}", *epoch_opts, *paths],
         env,
     )  # fmt: skip
-    checkpoint = latest_checkpoint(out / "checkpoints" / "train" / "stark_st2" / CONFIG)
+    checkpoint = final_checkpoint(out / "checkpoints" / "train" / "stark_st2" / CONFIG)
 
     heldout = [f"got10k_dir={heldout_root}", f"save_dir={out}"]
     run_step(

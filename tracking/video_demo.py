@@ -16,8 +16,10 @@ import numpy as np
 
 from lib.config import ConfigError, load_local_settings, split_overrides
 from lib.evaluation.results_io import format_boxes
+from lib.models import ModelError
 from lib.tracker.demo import DemoError, VideoSink, draw_result, frame_count_and_fps, iterate_frames
 from lib.tracker.runner import RunnerError, build_tracker
+from lib.utils.crop import CropError
 from lib.utils.io import atomic_write_text
 from lib.utils.logging import setup_logging
 
@@ -77,7 +79,7 @@ def main() -> int:
         default_stem = Path(args.save_video).with_suffix("") if args.save_video else source.with_suffix("")
         box_path = Path(args.save_results) if args.save_results else Path(f"{default_stem}_boxes.txt")
         atomic_write_text(box_path, format_boxes(np.asarray(boxes), integer=args.int_results))
-    except (ConfigError, RunnerError, DemoError) as err:
+    except (ConfigError, RunnerError, DemoError, ModelError, CropError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     finally:

@@ -16,8 +16,10 @@ from pathlib import Path
 import cv2
 
 from lib.config import ConfigError, load_local_settings, split_overrides
+from lib.models import ModelError
 from lib.tracker.attention import attention_overlays
 from lib.tracker.runner import RunnerError, build_tracker, folder_sequence
+from lib.utils.crop import CropError
 from lib.utils.io import atomic_write_bytes
 from lib.utils.logging import setup_logging
 
@@ -48,7 +50,7 @@ def main() -> int:
         for index in range(1, args.frame):
             tracker.track(seq.read_frame(index))
         overlays = attention_overlays(tracker, seq.read_frame(args.frame))
-    except (ConfigError, RunnerError) as err:
+    except (ConfigError, RunnerError, ModelError, CropError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     out = Path(args.out)

@@ -7,6 +7,8 @@ the queries' boxes, map the box back to the image with the unrounded previous ce
 ``sigmoid(pred_logits)`` and the dynamic template ``i`` is re-cropped around the new clipped state
 when ``frame_id % interval_i == 0`` and ``score > cfg.test.score_threshold`` (strict). Intervals come
 from ``cfg.test.update_intervals[dataset_name.upper()]``, else ``cfg.data.max_sample_interval``.
+Without a score head but with several templates (the Table 6 #5 ablation, which the official code has
+no tracker for) the dynamic template is replaced on the interval alone.
 
 Template features are computed once per template (``model.encode``) and reused on every frame.
 """

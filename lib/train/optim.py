@@ -23,6 +23,8 @@ import logging
 import torch
 from torch import nn
 
+from lib.train.errors import TrainSetupError
+
 logger = logging.getLogger(__name__)
 
 BACKBONE_PREFIX = "backbone."
@@ -50,13 +52,13 @@ def apply_freezing(model: nn.Module, module_names: list[str], backbone_layers: l
     Args:
         model: the unwrapped model.
         module_names: top-level attribute names (e.g. ``["backbone", "transformer"]``); an unknown
-            name raises ``ValueError`` naming the valid ones.
+            name raises ``TrainSetupError`` naming the valid ones.
         backbone_layers: trunk parts (``conv1``, ``layer1``, ...) frozen inside ``model.backbone``.
     """
     top = dict(model.named_children())
     for name in module_names:
         if name not in top:
-            raise ValueError(f"train.freeze_modules: model has no module '{name}'; modules: {', '.join(top)}")
+            raise TrainSetupError(f"train.freeze_modules: model has no module '{name}'; modules: {', '.join(top)}")
         top[name].requires_grad_(False)
     for name, param in model.named_parameters():
         if name.startswith(BACKBONE_PREFIX):
@@ -95,7 +97,7 @@ def build_optimizer(cfg, model: nn.Module) -> torch.optim.Optimizer:
     """AdamW over ``param_groups`` with ``cfg.train.lr`` / ``weight_decay`` / ``backbone_multiplier``."""
     groups = param_groups(model, cfg.train.lr, cfg.train.backbone_multiplier)
     if not groups:
-        raise ValueError("no trainable parameters: check train.freeze_modules / train.freeze_layers")
+        raise TrainSetupError("no trainable parameters: check train.freeze_modules / train.freeze_layers")
     return torch.optim.AdamW(groups, lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
 
 
@@ -106,7 +108,7 @@ def build_scheduler(cfg, optimizer: torch.optim.Optimizer) -> torch.optim.lr_sch
         return torch.optim.lr_scheduler.StepLR(optimizer, step_size=cfg.train.lr_drop_epoch, gamma=sched.decay_rate)
     if sched.type == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.train.epoch)
-    raise ValueError(f"train.scheduler.type: unknown scheduler '{sched.type}'")
+    raise TrainSetupError(f"train.scheduler.type: unknown scheduler '{sched.type}'")
 
 
 def count_parameters(model: nn.Module) -> dict[str, dict[str, int]]:

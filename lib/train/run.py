@@ -8,6 +8,10 @@ the data as virtual ranks (``lib.train.accumulation``), so those set-ups see the
 If you change the global batch, scale the lr linearly yourself (``lr = 1e-4 x global / 128``, e.g.
 ``--opts train.lr=5e-5`` for 64); the lr is never rescaled silently, only a warning is logged.
 
+Stage 2 starts from the stage-1 weights (``train.init_from`` or the latest checkpoint of
+``--script_prv/--config_prv``) only when it does not resume: a resumed stage 2 keeps its own weights,
+where the official code reloaded the stage-1 weights on top and overwrote the trained score head.
+
 Outputs (official layout, rank 0 only):
 ``<save_dir>/checkpoints/train/<script>/<config>/<NetType>_ep%04d.pth.tar`` and ``config.yaml`` there,
 ``<save_dir>/logs/<script>-<config>.log`` (+ ``.metrics.jsonl`` and ``.yaml`` next to it),

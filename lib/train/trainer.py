@@ -29,6 +29,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
+from lib.models.checkpoint import check_state_matches
 from lib.train.checkpointing import (
     CheckpointManager,
     code_version,
@@ -185,9 +186,16 @@ class Trainer:
             raise TrainSetupError(
                 f"{path}: checkpoint holds a {state.get('net_type')} network, this run trains {expected}"
             )
+        # a config changed since the checkpoint was written must fail in one line, not deep in torch
+        check_state_matches(self.net, state["net"], str(path))
         self.net.load_state_dict(state["net"], strict=True)
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
+        try:
+            self.optimizer.load_state_dict(state["optimizer"])
+            self.scheduler.load_state_dict(state["scheduler"])
+        except (ValueError, KeyError) as err:
+            raise TrainSetupError(
+                f"{path}: optimiser state does not fit this run (were freeze_modules/freeze_layers changed?): {err}"
+            ) from None
         if state.get("scaler") and self.scaler.is_enabled():
             self.scaler.load_state_dict(state["scaler"])
         set_rng_state(state["rng"])

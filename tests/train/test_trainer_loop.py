@@ -175,3 +175,15 @@ def test_time_budget_lr_drop_happens_once_at_its_share_of_the_budget(tmp_path, m
     assert dropped and all(abs(lr - start_lr * 0.1) < 1e-12 for lr in dropped)
     assert lrs.index(dropped[0]) > 1 and trainer.budget_lr_dropped
     assert trainer.state_dict()["budget_lr_dropped"] is True
+
+
+def test_resume_into_a_changed_model_is_a_one_line_error(tmp_path):
+    from lib.models.errors import CheckpointError
+
+    trainer = make_trainer(tmp_path, FakeLoader(4, 2), epochs=1)
+    trainer.fit()
+    changed = make_trainer(tmp_path / "other", FakeLoader(4, 2), epochs=1, bn=False)  # box_head.1 has no BN now
+    with pytest.raises(CheckpointError) as info:
+        changed.resume(tmp_path / "ckpt" / "STARKST_ep0001.pth.tar")
+    assert "STARKST_ep0001.pth.tar" in str(info.value) and "box_head.1" in str(info.value)
+    assert "\n" not in str(info.value)
