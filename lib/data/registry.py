@@ -36,8 +36,6 @@ _TEST: dict[str, tuple[str, Callable[[ImageSource], TrackingDataset]]] = {
     "trackingnet": ("trackingnet", lambda s: TrackingNet(s, ["TEST"])),
 }
 
-DATASET_NAMES = tuple(_TRAIN)
-TEST_BENCHMARKS = tuple(_TEST)
 
 
 def canonical_name(name: str) -> str:

@@ -110,7 +110,6 @@ class TrackingSampler(Dataset):
         self.seed = seed
         self.epoch = 0
         self.frame_errors = 0
-        self.failures: Counter = Counter()
         need = 2 * (options.num_templates + options.num_search)
         self.eligible = []
         for ds in self.datasets:
@@ -274,7 +273,6 @@ class TrackingSampler(Dataset):
                 return sample
             d, s = where
             failed[f"{self.datasets[d].name}/{self.datasets[d].sequence(s).name}"] += 1
-        self.failures.update(failed)
         worst, count = failed.most_common(1)[0]
         raise SamplingError(
             f"sample (epoch {epoch}, index {index}): {self.opts.max_redraws + 1} draws failed; "

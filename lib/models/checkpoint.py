@@ -178,6 +178,11 @@ def load_checkpoint(path: str | Path, model: Optional[nn.Module] = None) -> dict
     return state
 
 
+def net_type_of(model: nn.Module) -> str:
+    """``STARKST`` when the model has a score head, else ``STARKS`` (the official ``net_type`` names)."""
+    return "STARKST" if getattr(model, "cls_head", None) is not None else "STARKS"
+
+
 def save_official_checkpoint(model: nn.Module, path: str | Path, **extra: Any) -> None:
     """Write ``{'net': state_dict, 'net_type': 'STARKS' | 'STARKST', **extra}`` atomically.
 
@@ -185,6 +190,6 @@ def save_official_checkpoint(model: nn.Module, path: str | Path, **extra: Any) -
     ``torch.load(weights_only=True)``.
     """
     module = model.module if hasattr(model, "module") else model
-    net_type = "STARKST" if getattr(module, "cls_head", None) is not None else "STARKS"
+    net_type = net_type_of(module)
     state = collections.OrderedDict((k, v.detach().cpu().clone()) for k, v in module.state_dict().items())
     atomic_torch_save({"net": state, "net_type": net_type, **extra}, Path(path))

@@ -96,7 +96,6 @@ class StarkTracker:
         self.templates: list = []
         self.state: list[float] = []
         self.frame_id = 0
-        self.num_updates = 0
         self.template_patches: list = []
         self._last_template_patch = None
 
@@ -130,7 +129,6 @@ class StarkTracker:
         self.template_patches = [self._last_template_patch] * len(self.templates)
         self.state = init_box
         self.frame_id = 0
-        self.num_updates = 0
         return {"target_bbox": list(self.state)}
 
     def track(self, image: np.ndarray, info: Optional[dict] = None) -> dict:
@@ -155,5 +153,4 @@ class StarkTracker:
             if self.frame_id % interval == 0 and (conf is None or conf > self.score_threshold):
                 self.templates[index + 1] = self._template(image, self.state)
                 self.template_patches[index + 1] = self._last_template_patch
-                self.num_updates += 1
         return result

@@ -34,11 +34,6 @@ logger = logging.getLogger(__name__)
 _NAME = re.compile(r"^(?P<net>[A-Za-z0-9]+)_ep(?P<epoch>\d+)\.pth\.tar$")
 
 
-def net_type_of(model: torch.nn.Module) -> str:
-    """``STARKST`` when the model has a score head, else ``STARKS`` (official names)."""
-    return "STARKST" if getattr(model, "cls_head", None) is not None else "STARKS"
-
-
 def checkpoint_name(net_type: str, epoch: int) -> str:
     return f"{net_type}_ep{epoch:04d}.pth.tar"
 

@@ -40,8 +40,9 @@ from lib.config import (
     split_overrides,
 )
 from lib.config.loader import dump_config
+from lib.models.checkpoint import net_type_of
 from lib.train.accumulation import InterleavedLoader, virtual_ranks
-from lib.train.checkpointing import CheckpointManager, latest_checkpoint, load_training_state, net_type_of
+from lib.train.checkpointing import CheckpointManager, latest_checkpoint, load_training_state
 from lib.train.distributed import DistContext, derive_seed, seed_everything
 from lib.train.errors import TrainSetupError
 from lib.train.losses import build_criterion

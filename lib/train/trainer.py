@@ -29,12 +29,11 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from lib.models.checkpoint import check_state_matches
+from lib.models.checkpoint import check_state_matches, net_type_of
 from lib.train.checkpointing import (
     CheckpointManager,
     code_version,
     load_training_state,
-    net_type_of,
     rng_state,
     set_rng_state,
 )

@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 import torch
 
+from lib.models.checkpoint import net_type_of
 from lib.train.checkpointing import (
     CheckpointManager,
     checkpoint_name,
     latest_checkpoint,
     load_training_state,
-    net_type_of,
     rng_state,
     set_rng_state,
 )

@@ -122,7 +122,6 @@ class TrackingDataset:
         if not kept:
             raise DatasetError(f"{self.name} at {self.source.root}: no usable sequence (all {len(sequences)} excluded)")
         self.sequences = kept
-        self.excluded = dropped
 
     def _missing_error(self, what: str, missing: list[str], total: int, hint: str) -> DatasetError:
         first = ", ".join(missing[:3])

@@ -69,5 +69,4 @@ class Coco(TrackingDataset):
             sequences.append(SequenceData(str(ann.get("id", len(sequences))), [frame], box, np.ones(1, dtype=bool)))
         if too_small:
             logger.info("%s: skipped %d annotations with w or h <= %g px", self.name, too_small, min_size)
-        self.filtered_small = too_small
         self._set_sequences(sequences)

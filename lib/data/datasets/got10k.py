@@ -83,10 +83,8 @@ class Got10k(TrackingDataset):
             raise self._missing_error(
                 f"{split}/list.txt", missing, len(names), f"expected {split}/<name>/groundtruth.txt; layout: {LAYOUT}"
             )
-        self.sequences_all = names
         if split == "test":
             self.sequences = [self._read_test(n) for n in names]
-            self.excluded = 0
         else:
             self._set_sequences([self._read(n) for n in names])
 

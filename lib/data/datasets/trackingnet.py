@@ -65,7 +65,7 @@ class TrackingNet(TrackingDataset):
                 if anno.endswith(".txt"):
                     sequences.append(self._read(chunk, anno[:-4]))
         if self.is_test:
-            self.sequences, self.excluded = sequences, 0
+            self.sequences = sequences
         else:
             self._set_sequences(sequences)
 
