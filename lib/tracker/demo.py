@@ -18,15 +18,17 @@ class DemoError(ValueError):
     """An unreadable video / folder or a missing initial box (one-line message)."""
 
 
-def _numeric_key(path: Path):
-    return (0, int(path.stem), path.name) if path.stem.isdigit() else (1, 0, path.name)
+def frame_files(folder: Path) -> list[Path]:
+    """Image files of a folder of frames, numeric names in numeric order (``2.jpg`` before ``10.jpg``)."""
+    files = [p for p in folder.iterdir() if p.suffix.lower() in FRAME_SUFFIXES]
+    return sorted(files, key=lambda p: (0, int(p.stem), p.name) if p.stem.isdigit() else (1, 0, p.name))
 
 
 def frame_count_and_fps(source: str | Path) -> tuple[int, float]:
     """Number of frames and frame rate (30 for folders) of a video file or a folder of frames."""
     path = Path(source)
     if path.is_dir():
-        return sum(1 for p in path.iterdir() if p.suffix.lower() in FRAME_SUFFIXES), 30.0
+        return len(frame_files(path)), 30.0
     capture = cv2.VideoCapture(str(path))
     if not capture.isOpened():
         raise DemoError(f"{path}: cannot open video")
@@ -39,7 +41,7 @@ def iterate_frames(source: str | Path) -> Iterator[np.ndarray]:
     """Yield (H, W, 3) uint8 RGB frames of a video file or a folder of images (numeric names in order)."""
     path = Path(source)
     if path.is_dir():
-        files = sorted((p for p in path.iterdir() if p.suffix.lower() in FRAME_SUFFIXES), key=_numeric_key)
+        files = frame_files(path)
         if not files:
             raise DemoError(f"{path}: no image frames ({', '.join(FRAME_SUFFIXES)})")
         for file in files:

@@ -225,12 +225,12 @@ def folder_sequence(folder: str | Path, init_box: Optional[Sequence[float]] = No
     """
     from lib.data.image_source import FolderSource
     from lib.evaluation.results_io import read_boxes
+    from lib.tracker.demo import frame_files
 
     root = Path(folder)
     if not root.is_dir():
         raise RunnerError(f"{root}: not a folder of frames")
-    names = [p.name for p in root.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png", ".bmp")]
-    names.sort(key=lambda n: (0, int(Path(n).stem), n) if Path(n).stem.isdigit() else (1, 0, n))
+    names = [p.name for p in frame_files(root)]
     if not names:
         raise RunnerError(f"{root}: no .jpg/.png frames")
     if init_box is None:
