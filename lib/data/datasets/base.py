@@ -76,6 +76,13 @@ def parse_boxes(text: str, where: str) -> np.ndarray:
     raise DatasetError(f"{where}: cannot parse boxes")
 
 
+def pad_known_boxes(known: np.ndarray, n_frames: int) -> np.ndarray:
+    """(n_frames, 4) boxes: the ``known`` rows (test splits give the first frame only), NaN after them."""
+    boxes = np.full((n_frames, 4), np.nan)
+    boxes[: min(len(known), n_frames)] = known[:n_frames]
+    return boxes
+
+
 def parse_flags(text: str, where: str, length: int) -> np.ndarray:
     """Per-frame integer labels (one per line, or one comma-separated line) -> (length,) int64."""
     values = text.replace(",", " ").split()

@@ -18,6 +18,7 @@ from typing import Optional
 import numpy as np
 
 from lib.data.datasets.base import (
+    pad_known_boxes,
     SequenceData,
     TrackingDataset,
     parse_boxes,
@@ -134,8 +135,7 @@ class Got10k(TrackingDataset):
             self.source.read_text(f"{folder}/groundtruth.txt"), self.source.describe(f"{folder}/groundtruth.txt")
         )
         frames = [f"{folder}/{f}" for f in self.source.list(folder) if f.endswith(".jpg")]
-        boxes = np.full((len(frames), 4), np.nan)
-        boxes[: min(len(first), len(frames))] = first[: len(frames)]
+        boxes = pad_known_boxes(first, len(frames))
         return SequenceData(name, frames, boxes, valid_boxes(boxes))
 
     def test_sequences(self) -> list[TestSequence]:

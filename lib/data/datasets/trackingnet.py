@@ -11,7 +11,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from lib.data.datasets.base import SequenceData, TrackingDataset, parse_boxes, valid_boxes
+from lib.data.datasets.base import SequenceData, TrackingDataset, pad_known_boxes, parse_boxes, valid_boxes
 from lib.data.errors import DatasetError
 from lib.data.image_source import ImageSource
 from lib.data.sequence import TestSequence
@@ -75,9 +75,7 @@ class TrackingNet(TrackingDataset):
         folder = f"{chunk}/frames/{name}"
         if self.is_test:
             numbers = sorted(int(f[:-4]) for f in self.source.list(folder) if f.endswith(".jpg") and f[:-4].isdigit())
-            first = boxes
-            boxes = np.full((len(numbers), 4), np.nan)
-            boxes[: min(len(first), len(numbers))] = first[: len(numbers)]
+            boxes = pad_known_boxes(boxes, len(numbers))
         else:
             numbers = list(range(len(boxes)))
         frames = [f"{folder}/{i}.jpg" for i in numbers]
