@@ -1,6 +1,10 @@
 """Write a synthetic tracking data set in a benchmark's layout (checks an install without the real data).
 
 python scripts/make_synthetic_dataset.py --format got10k --out data/got10k --sequences 60 --frames 100 --seed 0
+python scripts/make_synthetic_dataset.py --format otb --out data/otb --sequences 5 --frames 50   # read as otb_all
+
+Test-only layouts: otb, uav123, nfs, tc128, tnl2k, lasot_extension, avist; ``lasot_attributes`` adds LaSOT's
+per-sequence attribute files (``annos/att/<seq>.txt``) to an existing LaSOT root.
 """
 
 from __future__ import annotations
@@ -10,12 +14,13 @@ import logging
 import sys
 
 from lib.data.synthetic import DIFFICULTIES, FORMATS, generate_dataset
+from lib.data.synthetic_layouts import LAYOUTS, generate_test_set
 from lib.utils.logging import setup_logging
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--format", required=True, choices=FORMATS, help="benchmark layout to write")
+    parser.add_argument("--format", required=True, choices=FORMATS + LAYOUTS, help="benchmark layout to write")
     parser.add_argument("--out", required=True, help="dataset root to create (e.g. data/got10k)")
     parser.add_argument("--sequences", type=int, default=60, help="training sequences (COCO: images)")
     parser.add_argument("--frames", type=int, default=100, help="frames per sequence (ignored for COCO)")
@@ -29,6 +34,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     setup_logging()
     try:
+        if args.format in LAYOUTS:
+            generate_test_set(args.format, args.out, args.sequences, args.frames, args.seed, args.difficulty,
+                              width=args.width, height=args.height)  # fmt: skip
+            return 0
         generate_dataset(
             args.format,
             args.out,

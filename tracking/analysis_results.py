@@ -38,7 +38,7 @@ def main() -> int:
     parser.add_argument("--config", action="append", help="config name, one per --tracker")
     parser.add_argument("--runid", action="append", type=int, help="run id, one per --tracker (-1: none)")
     parser.add_argument("--name", action="append", help="display name, one per --tracker")
-    parser.add_argument("--dataset", required=True, help="lasot | got10k_val | trackingnet")
+    parser.add_argument("--dataset", required=True, help="a benchmark of the data registry: lasot, got10k_val, trackingnet, otb, uav123, nfs, ...")
     parser.add_argument("--convention", choices=CONVENTIONS, default=None)
     parser.add_argument("--skip_missing", action="store_true", help="use only sequences every tracker finished")
     parser.add_argument("--out_dir", default=None, help="default <result_plots_dir>/<dataset>")

@@ -4,7 +4,8 @@
     python tracking/test.py stark_s baseline --dataset got10k_test --checkpoint STARKS_ep0500.pth.tar
     python tracking/test.py stark_st baseline --dataset folder --folder frames/ --init_box 10 20 30 40
 
-Datasets: lasot, got10k_test, got10k_val, trackingnet, folder. Finished sequences are skipped; a
+Datasets: every benchmark of the data registry (lasot, got10k_test, got10k_val, trackingnet, otb, uav123,
+nfs, tc128, tnl2k, lasot_extension, avist, their ``*_all`` forms) and folder. Finished sequences are skipped; a
 failing sequence is reported at the end and the exit code is 1.
 """
 
@@ -13,6 +14,7 @@ import sys
 from pathlib import Path
 
 from lib.config import ConfigError, load_local_settings, split_overrides
+from lib.data.registry import benchmark_names, load_test_sequences
 from lib.evaluation.results_io import ResultsError
 from lib.tracker.runner import (
     RunnerError,
@@ -24,7 +26,7 @@ from lib.tracker.runner import (
 )
 from lib.utils.logging import setup_logging
 
-DATASETS = ("lasot", "got10k_test", "got10k_val", "trackingnet", "folder")
+DATASETS = (*benchmark_names(), "folder")
 
 
 def main() -> int:
@@ -66,8 +68,6 @@ def main() -> int:
                 raise RunnerError("--dataset folder needs --folder DIR (and --init_box or DIR/groundtruth.txt)")
             sequences = [folder_sequence(args.folder, args.init_box)]
         else:
-            from lib.data.registry import load_test_sequences
-
             sequences = load_test_sequences(args.dataset, settings, use_lmdb=args.use_lmdb)
         if args.sequence:
             sequences = [s for s in sequences if s.name == args.sequence]

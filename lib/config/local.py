@@ -33,6 +33,13 @@ EXPECTED_LAYOUTS = {
     "lasot_lmdb_dir": "lasot_lmdb/ (an lmdb environment built by scripts/build_lmdb.py --dataset lasot)",
     "trackingnet_lmdb_dir": "trackingnet_lmdb/ (built by scripts/build_lmdb.py --dataset trackingnet)",
     "coco_lmdb_dir": "coco_lmdb/ (an lmdb environment built by scripts/build_lmdb.py --dataset coco)",
+    "otb_dir": "otb/<Seq>/{img/0001.jpg,groundtruth_rect.txt}",
+    "uav_dir": "uav/{data_seq/UAV123/<seq>/000001.jpg,anno/UAV123/<seq>.txt}",
+    "nfs_dir": "nfs/{sequences/<seq>/00001.jpg,anno/nfs_<seq>.txt}",
+    "tc128_dir": "tc128/<seq>/{img/0001.jpg,<seq>_gt.txt,<seq>_frames.txt}",
+    "tnl2k_dir": "tnl2k/<seq>/{imgs/,groundtruth.txt}",
+    "lasot_extension_dir": "lasot_extension/<class>/<class>-<id>/{img/00000001.jpg,groundtruth.txt,full_occlusion.txt,out_of_view.txt}",
+    "avist_dir": "avist/{sequences/<seq>/img_00001.jpg,anno/<seq>.txt,full_occlusion/,out_of_view/}",
 }
 
 
@@ -49,6 +56,14 @@ class LocalSettings:
     trackingnet_lmdb_dir: str = ""
     coco_dir: str = ""  # COCO 2017 root (holds annotations/, images/)
     coco_lmdb_dir: str = ""
+    # test-only benchmarks (tracking/test.py --dataset otb|uav123|nfs|tc128|tnl2k|lasot_extension|avist)
+    otb_dir: str = ""
+    uav_dir: str = ""
+    nfs_dir: str = ""
+    tc128_dir: str = ""
+    tnl2k_dir: str = ""
+    lasot_extension_dir: str = ""
+    avist_dir: str = ""
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Callable
 
 from lib.config.local import LocalSettings
+from lib.data import test_sets
 from lib.data.datasets import Coco, Got10k, Lasot, TrackingDataset, TrackingNet
 from lib.data.errors import DatasetError
 from lib.data.image_source import ImageSource, make_source
@@ -65,9 +66,17 @@ def build_dataset(
     return factory(dataset_source(settings, root_key, use_lmdb), cache_frames, coco_min_size)
 
 
+def benchmark_names() -> list[str]:
+    """Every benchmark name ``load_test_sequences`` accepts (``tracking/test.py --dataset`` choices)."""
+    return [*_TEST, *test_sets.TEST_SETS]
+
+
 def load_test_sequences(benchmark: str, settings: LocalSettings, use_lmdb: bool = False) -> list[TestSequence]:
-    """Test-time sequences of ``got10k_test`` | ``got10k_val`` | ``lasot`` | ``lasot_all`` | ``trackingnet``."""
+    """Test-time sequences of a benchmark of :func:`benchmark_names` (``lasot``, ``got10k_test``, ``otb``, ...)."""
+    if benchmark.lower() in test_sets.TEST_SETS:
+        source = dataset_source(settings, test_sets.TEST_SETS[benchmark.lower()], use_lmdb)
+        return test_sets.load_sequences(benchmark.lower(), source)
     if benchmark.lower() not in _TEST:
-        raise DatasetError(f"unknown benchmark '{benchmark}'; valid: {', '.join(_TEST)}")
+        raise DatasetError(f"unknown benchmark '{benchmark}'; valid: {', '.join(benchmark_names())}")
     root_key, factory = _TEST[benchmark.lower()]
     return factory(dataset_source(settings, root_key, use_lmdb)).test_sequences()

@@ -88,14 +88,23 @@ class TrackerRun:
 # per-sequence data
 
 
+def pytracking_kind(dataset: str) -> str:
+    """The dataset name pytracking's analysis branches on: ``lasot`` (LaSOT, LaSOT-ext), ``uav`` (NaN GT allowed)."""
+    name = dataset.lower()
+    for prefix, kind in (("lasot", "lasot"), ("uav", "uav"), ("avist", "avist")):
+        if name.startswith(prefix):
+            return kind
+    return name
+
+
 def sequence_data(
     convention: str, dataset: str, seq: TestSequence, pred: Optional[np.ndarray], times: Optional[np.ndarray]
 ) -> dict:
     """What the summary of ``convention`` needs from one sequence (JSON-able lists)."""
     if convention == "pytracking":
-        # only the official LaSOT loader gives visibility flags; GOT-10k/TrackingNet sequences carry none there
-        visible = seq.target_visible if dataset.lower().startswith("lasot") else None
-        kind = "lasot" if dataset.lower().startswith("lasot") else dataset
+        # only the LaSOT and AVisT loaders give visibility flags; GOT-10k/TrackingNet sequences carry none there
+        kind = pytracking_kind(dataset)
+        visible = seq.target_visible if kind in ("lasot", "avist") else None
         errors = metrics.pytracking_sequence_errors(pred, seq.ground_truth, visible, dataset=kind)
         curves = metrics.pytracking_sequence_curves(errors)
     elif convention == "lasot_matlab":
