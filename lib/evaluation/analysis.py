@@ -47,7 +47,8 @@ CONVENTION_NOTES = {
     "got10k": "GOT-10k toolkit convention: frame 0 and cover==0 frames excluded, continuous IoU clipped to the image, "
     "AO/SR pooled over all frames of all sequences",
     "trackingnet": "TrackingNet devkit convention: integer-rounded boxes, '>=' thresholds, all three scores are "
-    "trapezoid AUCs of 21-point curves (precision is NOT P@20px), mean over sequences",
+    "trapezoid AUCs of 21-point curves (precision is NOT P@20px), mean over sequences; Coverage = the devkit's "
+    "sanity check, % of all frames with a box (rounded x+y+w+h > 0, frame 0 := GT, missing files and lines count 0)",
     "lasot_matlab": "LaSOT MATLAB toolkit convention: absent frames removed but denominator = full length, "
     "GT with a coordinate <= 0 counts as precision success, 21 thresholds '>', mean over sequences",
 }
@@ -58,7 +59,7 @@ COLUMNS = {
                    ("NormPrecision@0.20", "norm_precision")],
     "got10k": [("AO", "ao"), ("SR0.50", "sr50"), ("SR0.75", "sr75"), ("FPS", "speed_fps")],
     "trackingnet": [("Success(AUC)", "success_auc"), ("Precision(AUC)", "precision_auc"),
-                    ("NormPrecision(AUC)", "norm_precision_auc")],
+                    ("NormPrecision(AUC)", "norm_precision_auc"), ("Coverage", "coverage")],
     "lasot_matlab": [("AUC", "auc"), ("Precision@20px", "precision"), ("NormPrecision@0.20", "norm_precision")],
 }  # fmt: skip
 

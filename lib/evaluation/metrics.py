@@ -322,18 +322,27 @@ def trackingnet_sequence_curves(pred_xywh: Optional[np.ndarray], gt_xywh: np.nda
         success = (iou[:, None] >= TRACKINGNET_SUCCESS_THRESHOLDS[None, :]).sum(axis=0) / n
         precision = (dist[:, None] <= TRACKINGNET_PRECISION_THRESHOLDS[None, :]).sum(axis=0) / n
         norm = (ndist[:, None] <= TRACKINGNET_NORM_THRESHOLDS[None, :]).sum(axis=0) / n
-    return {"success": success, "precision": precision, "norm_precision": norm}
+        covered = int((pred.sum(axis=1) > 0).sum())
+    return {"success": success, "precision": precision, "norm_precision": norm, "covered": np.array([covered, n])}
 
 
 def trackingnet_summary(sequence_curves: Sequence[dict]) -> dict:
-    """Devkit scores (percent): trapezoid areas of the mean curves over ``x = linspace(0, 1, 21)``."""
+    """Devkit scores (percent): trapezoid areas of the mean curves over ``x = linspace(0, 1, 21)``, and coverage."""
     if not sequence_curves:
         raise MetricsError("no sequence to summarise")
     x = np.linspace(0.0, 1.0, 21)
     success = np.mean([c["success"] for c in sequence_curves], axis=0)
     precision = np.mean([c["precision"] for c in sequence_curves], axis=0)
     norm = np.mean([c["norm_precision"] for c in sequence_curves], axis=0)
+    # the devkit's "sanity check": share of all frames (pooled) whose rounded x + y + w + h > 0, frame 0 := GT;
+    # NaN when a per-sequence entry predates it (an old analysis cache)
+    covered = [c.get("covered") for c in sequence_curves]
+    coverage = float("nan")
+    if all(c is not None for c in covered):
+        frames_covered, frames = np.sum(covered, axis=0)
+        coverage = 100.0 * float(frames_covered) / float(frames)
     return {
+        "coverage": coverage,
         "success_auc": trapezoid(success, x) * 100.0,
         "precision_auc": trapezoid(precision, x) * 100.0,
         "norm_precision_auc": trapezoid(norm, x) * 100.0,

@@ -1,8 +1,8 @@
 """Submission archives for the GOT-10k and TrackingNet evaluation servers.
 
-* GOT-10k (``got10k/experiments/got10k.py`` layout): ``<seq>/<seq>_001.txt`` (comma-separated
-  ``x,y,w,h``, one line per frame) and ``<seq>/<seq>_time.txt`` (seconds per frame), one folder per
-  test sequence (180).
+* GOT-10k (``got10k/experiments/got10k.py`` layout): ``<seq>/<seq>_001.txt`` .. ``_003.txt`` (three runs,
+  comma-separated ``x,y,w,h``, one line per frame) and ``<seq>/<seq>_time.txt`` (seconds per frame), one
+  folder per test sequence (180).
 * TrackingNet (devkit / EvalAI): flat ``<seq>.txt`` comma-separated, one per test sequence (511).
 
 Before anything is written, every sequence of the split must have a result file with exactly one line
@@ -25,6 +25,9 @@ from lib.evaluation.results_io import ResultsError, box_file, format_boxes, read
 from lib.utils.io import atomic_write_bytes
 
 logger = logging.getLogger(__name__)
+
+
+GOT10K_REPETITIONS = 3  # runs per sequence the GOT-10k server expects
 
 
 class PackingError(ValueError):
@@ -60,18 +63,27 @@ def _write_zip(out_zip: Path, members: dict[str, str]) -> Path:
 
 
 def pack_got10k(
-    results_folder: str | Path, frame_counts: Mapping[str, int], out_zip: str | Path, integer: bool = False
+    results_folder: str | Path,
+    frame_counts: Mapping[str, int],
+    out_zip: str | Path,
+    integer: bool = False,
+    repetitions: int = GOT10K_REPETITIONS,
 ) -> Path:
-    """Zip ``<seq>/<seq>_001.txt`` + ``<seq>/<seq>_time.txt`` for every sequence of ``frame_counts``.
+    """Zip ``<seq>/<seq>_001.txt`` .. ``_<repetitions:03d>.txt`` + ``<seq>/<seq>_time.txt`` for every sequence.
 
-    ``integer`` truncates boxes like the official ``transform_got10k.py``; default keeps floats.
-    A missing time file is written as zeros (the server then reports no speed for it).
+    The server expects three runs per sequence; a deterministic tracker's one run is written as each of them
+    (the toolkit's own rule: identical first three runs mean a deterministic tracker). ``integer`` truncates
+    boxes like the official ``transform_got10k.py``; default keeps floats. A missing time file is written as
+    zeros (the server then reports no speed for it).
     """
+    if repetitions < 1:
+        raise PackingError(f"repetitions must be at least 1, got {repetitions}")
     folder = Path(results_folder)
     members: dict[str, str] = {}
     for seq, n_frames in frame_counts.items():
         boxes = _checked_boxes(folder, seq, n_frames)
-        members[f"{seq}/{seq}_001.txt"] = format_boxes(boxes, integer=integer, delimiter=",")
+        text = format_boxes(boxes, integer=integer, delimiter=",")
+        members.update({f"{seq}/{seq}_{run:03d}.txt": text for run in range(1, repetitions + 1)})
         tpath = time_file(folder, seq)
         if tpath.is_file():
             times = read_times(tpath)

@@ -136,6 +136,16 @@ def test_trackingnet_missing_file_is_zero_boxes():
     np.testing.assert_allclose(c["success"], [1.0] + [0.5] * 20)
 
 
+def test_trackingnet_coverage_is_the_devkit_sanity_check_pooled_over_frames():
+    gt = np.full((4, 4), 10.0)
+    # frame 0 := GT (covered); 0.4 rounds to 0 -> x+y+w+h = 0 (not covered); a missing line reads NaN (not covered)
+    a = m.trackingnet_sequence_curves(np.array([[0, 0, 0, 0], [0.4, 0.4, 0.4, 0.4], [5, 5, 5, 5]]), gt)
+    b = m.trackingnet_sequence_curves(None, gt[:2])  # missing file: zeros, frame 0 := GT
+    assert a["covered"].tolist() == [2, 4] and b["covered"].tolist() == [1, 2]
+    assert m.trackingnet_summary([a, b])["coverage"] == pytest.approx(3 / 6 * 100)
+    assert np.isnan(m.trackingnet_summary([{k: v for k, v in a.items() if k != "covered"}])["coverage"])
+
+
 def test_lasot_matlab_absent_and_nonpositive_gt():
     gt = np.array([[10, 10, 20, 20], [10, 10, 20, 20], [0, 5, 20, 20], [10, 10, 20, 20]], dtype=float)
     pred = np.array([[0, 0, 1, 1], [10, 10, 20, 20], [30, 30, 0, 5], [10, 10, 20, 20]], dtype=float)

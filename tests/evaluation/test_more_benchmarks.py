@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 
 from lib.config.loader import PROJECT_ROOT
+from lib.data.sequence import TestSequence
 from lib.data.synthetic_layouts import generate_test_set
+from lib.evaluation.analysis import TrackerRun, analyse
 from lib.evaluation.results_io import read_boxes, results_folder, write_sequence_result
 from lib.models.checkpoint import save_official_checkpoint
 from tests.tracker.conftest import TINY, build_tiny
@@ -51,3 +53,14 @@ def test_uav123_nan_rows_follow_pytracking_uav_rule(tmp_path, monkeypatch, capsy
     row = [line for line in capsys.readouterr().out.splitlines() if line.startswith("perfect_baseline")][0].split()
     assert float(row[1]) == pytest.approx(20 * 11 / 12 / 21 * 100, abs=0.006)  # AUC 87.30
     assert float(row[4]) == pytest.approx(100.0)  # precision @20 px: the NaN frame counts as a success
+
+
+def test_trackingnet_table_reports_the_devkit_coverage(tmp_path):
+    gt = np.full((3, 4), 10.0)
+    seqs = [TestSequence(n, "trackingnet", ["0.jpg", "1.jpg", "2.jpg"], gt, source=None) for n in ("a", "b")]
+    folder = results_folder(tmp_path, "t", "base", "trackingnet")
+    write_sequence_result(folder, "a", gt, [0.1] * 3)  # b missing: frame 0 := GT counts, frames 1-2 do not
+    report = analyse([TrackerRun("t", "base")], seqs, "trackingnet", tmp_path)
+    assert report.summaries[0]["coverage"] == pytest.approx(4 / 6 * 100)
+    header, row = report.table.splitlines()[1:3]
+    assert header.split()[-1] == "Coverage" and row.split()[-1] == "66.67"

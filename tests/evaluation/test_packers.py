@@ -36,13 +36,14 @@ def test_got10k_zip_layout(tmp_path):
         write_sequence_result(results, name, np.full((n, 4), 1.5), times=[0.1] * n)
     out = packers.pack_got10k(results, counts, tmp_path / "sub.zip", integer=True)
     with zipfile.ZipFile(out) as z:
+        # three runs per sequence (the server's protocol), identical for a deterministic tracker
         assert sorted(z.namelist()) == [
-            "GOT-10k_Test_000001/GOT-10k_Test_000001_001.txt",
-            "GOT-10k_Test_000001/GOT-10k_Test_000001_time.txt",
-            "GOT-10k_Test_000002/GOT-10k_Test_000002_001.txt",
-            "GOT-10k_Test_000002/GOT-10k_Test_000002_time.txt",
+            f"GOT-10k_Test_00000{i}/GOT-10k_Test_00000{i}_{suffix}.txt"
+            for i in (1, 2)
+            for suffix in ("001", "002", "003", "time")
         ]
-        assert z.read("GOT-10k_Test_000002/GOT-10k_Test_000002_001.txt").decode() == "1,1,1,1\n1,1,1,1\n"
+        for run in ("001", "002", "003"):
+            assert z.read(f"GOT-10k_Test_000002/GOT-10k_Test_000002_{run}.txt").decode() == "1,1,1,1\n1,1,1,1\n"
         assert z.read("GOT-10k_Test_000002/GOT-10k_Test_000002_time.txt").decode().splitlines() == ["0.10000000"] * 2
 
 
@@ -71,3 +72,12 @@ def test_trackingnet_flat_zip(tmp_path):
     with zipfile.ZipFile(out) as z:
         assert z.namelist() == ["vid_1.txt"]
         assert z.read("vid_1.txt").decode() == "1.0,2.0,3.0,4.0\n0.5,1.0,2.0,3.0\n"
+
+
+def test_got10k_single_run_when_asked(tmp_path):
+    write_sequence_result(tmp_path / "r", "A", np.ones((2, 4)), times=[0.1] * 2)
+    out = packers.pack_got10k(tmp_path / "r", {"A": 2}, tmp_path / "one.zip", repetitions=1)
+    with zipfile.ZipFile(out) as z:
+        assert sorted(z.namelist()) == ["A/A_001.txt", "A/A_time.txt"]
+    with pytest.raises(packers.PackingError, match="repetitions must be at least 1"):
+        packers.pack_got10k(tmp_path / "r", {"A": 2}, tmp_path / "none.zip", repetitions=0)
