@@ -71,6 +71,16 @@ def benchmark_names() -> list[str]:
     return [*_TEST, *test_sets.TEST_SETS]
 
 
+def benchmark_root_key(benchmark: str) -> str:
+    """Settings key (without ``_dir``) of the root a test benchmark reads, e.g. ``uav`` for ``uav123``."""
+    name = benchmark.lower()
+    if name in test_sets.TEST_SETS:
+        return test_sets.TEST_SETS[name]
+    if name not in _TEST:
+        raise DatasetError(f"unknown benchmark '{benchmark}'; valid: {', '.join(benchmark_names())}")
+    return _TEST[name][0]
+
+
 def load_test_sequences(benchmark: str, settings: LocalSettings, use_lmdb: bool = False) -> list[TestSequence]:
     """Test-time sequences of a benchmark of :func:`benchmark_names` (``lasot``, ``got10k_test``, ``otb``, ...)."""
     if benchmark.lower() in test_sets.TEST_SETS:

@@ -17,6 +17,7 @@ from typing import Callable, Optional, Union
 import cv2
 import numpy as np
 
+from lib.data.attributes import LASOT_ATTRIBUTES, UAV123_ATTRIBUTES
 from lib.data.synthetic import SyntheticOptions, SyntheticSequence, difficulty_options, render_sequence
 from lib.utils.io import atomic_write_text
 
@@ -24,9 +25,6 @@ logger = logging.getLogger(__name__)
 
 LAYOUTS = ("otb", "uav123", "nfs", "tc128", "tnl2k", "lasot_extension", "lasot_attributes", "avist")
 
-# attribute short names in the order of each benchmark's per-sequence flag files
-LASOT_ATTRIBUTES = ("IV", "POC", "DEF", "MB", "CM", "ROT", "BC", "VC", "SV", "FOC", "FM", "OV", "LR", "ARC")
-UAV123_ATTRIBUTES = ("SV", "ARC", "LR", "FM", "FOC", "POC", "OV", "BC", "IV", "VC", "CM", "SOB")
 LASOT_EXTENSION_CLASSES = ("atv", "badminton", "cosplay", "dancingshoe", "footbag", "frisbee", "jianzi", "lantern")
 
 

@@ -273,6 +273,35 @@ def _plots(out_dir: Path, dataset: str, convention: str, labels, summaries) -> l
     return paths
 
 
+def collect(
+    runs: Sequence[TrackerRun],
+    sequences: Sequence[TestSequence],
+    dataset: str,
+    convention: str,
+    results_dir: str | Path,
+    out_dir: Optional[Path],
+    skip_missing: bool,
+) -> tuple[list[str], list[dict]]:
+    """Names of the sequences every run has results for, and each run's ``{seq: data}`` (cached under ``out_dir``)."""
+    cache_dir = out_dir / "cache" if out_dir is not None else None
+    per_run = []
+    usable = {s.name for s in sequences}
+    for run in runs:
+        per_seq, missing = evaluate_run(run, sequences, dataset, convention, results_dir, cache_dir)
+        if missing and not skip_missing:
+            folder = results_folder(results_dir, run.tracker, run.config, dataset, run.runid)
+            raise AnalysisError(
+                f"{run.label}: {len(missing)} result files missing, first {box_file(folder, missing[0])} "
+                "(use --skip_missing to evaluate the finished sequences only)"
+            )
+        usable &= set(per_seq)
+        per_run.append(per_seq)
+    names = [s.name for s in sequences if s.name in usable]
+    if not names:
+        raise AnalysisError(f"no sequence of {dataset} has results for every tracker")
+    return names, per_run
+
+
 def analyse(
     runs: Sequence[TrackerRun],
     sequences: Sequence[TestSequence],
@@ -293,22 +322,7 @@ def analyse(
     if not runs:
         raise AnalysisError("no tracker to analyse")
     out = Path(out_dir) if out_dir is not None else None
-    cache_dir = out / "cache" if out is not None else None
-    per_run = []
-    usable = {s.name for s in sequences}
-    for run in runs:
-        per_seq, missing = evaluate_run(run, sequences, dataset, convention, results_dir, cache_dir)
-        if missing and not skip_missing:
-            folder = results_folder(results_dir, run.tracker, run.config, dataset, run.runid)
-            raise AnalysisError(
-                f"{run.label}: {len(missing)} result files missing, first {box_file(folder, missing[0])} "
-                "(use --skip_missing to evaluate the finished sequences only)"
-            )
-        usable &= set(per_seq)
-        per_run.append(per_seq)
-    names = [s.name for s in sequences if s.name in usable]
-    if not names:
-        raise AnalysisError(f"no sequence of {dataset} has results for every tracker")
+    names, per_run = collect(runs, sequences, dataset, convention, results_dir, out, skip_missing)
     summaries = [summarise(convention, [per_seq[name] for name in names]) for per_seq in per_run]
     labels = [run.label for run in runs]
     table = format_table(dataset, convention, labels, summaries, len(names))

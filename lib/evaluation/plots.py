@@ -41,3 +41,30 @@ def plot_curves(
     plt.close(fig)
     atomic_write_bytes(Path(path), buffer.getvalue())
     return Path(path)
+
+
+def plot_radar(
+    path: str | Path, axes: Sequence[str], polygons: Sequence[tuple[str, Sequence[float]]], title: str
+) -> Path:
+    """Write a radar (spider) plot: one spoke per entry of ``axes``, one closed polygon per ``(label, values)``.
+
+    Values are in percent; the radius runs from 0 to the largest value rounded up to ten.
+    """
+    angles = np.linspace(0.0, 2.0 * np.pi, len(axes), endpoint=False)
+    fig, ax = plt.subplots(figsize=(6.4, 6.4), subplot_kw={"projection": "polar"})
+    top = max([10.0] + [float(v) for _, values in polygons for v in values])
+    for label, values in polygons:
+        closed = np.append(np.asarray(values, dtype=float), float(values[0]))
+        ax.plot(np.append(angles, angles[0]), closed, linewidth=2, label=label)
+        ax.fill(np.append(angles, angles[0]), closed, alpha=0.1)
+    ax.set_xticks(angles)
+    ax.set_xticklabels(list(axes), fontsize=8)
+    ax.set_ylim(0, np.ceil(top / 10.0) * 10.0)
+    ax.set_title(title)
+    ax.legend(loc="upper right", bbox_to_anchor=(1.3, 1.1), fontsize=8)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=150)
+    plt.close(fig)
+    atomic_write_bytes(Path(path), buffer.getvalue())
+    return Path(path)
