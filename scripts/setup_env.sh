@@ -18,7 +18,7 @@ fi
 stamp=".venv/.stark-installed"
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   echo "[setup] installing the project and its dev extras into .venv"
-  quiet_pip -e ".[dev]"
+  quiet_pip -e ".[dev,vot]"
   touch "$stamp"
 fi
 export PATH="$REPO_ROOT/.venv/bin:$PATH"
