@@ -3,7 +3,7 @@
     python tracking/pack_results.py --dataset got10k_test --tracker stark_st --config baseline_got10k_only
     python tracking/pack_results.py --dataset trackingnet --tracker stark_st --config baseline --runid 1
 
-GOT-10k: ``<seq>/<seq>_001.txt`` (comma) + ``<seq>/<seq>_time.txt``; TrackingNet: flat ``<seq>.txt``
+GOT-10k: ``<seq>/<seq>_001.txt`` .. ``_003.txt`` (three identical runs, comma) + ``<seq>/<seq>_time.txt``; TrackingNet: flat ``<seq>.txt``
 (comma). Every sequence of the split must be present with one line per frame.
 """
 
