@@ -1,12 +1,14 @@
 """Seven more test sets: the shipped benchmark tables, each layout read from a generated copy, the annotation rules."""
 
 import logging
+import runpy
 import shutil
 
 import numpy as np
 import pytest
 
 from lib.config import LocalSettings
+from lib.config.loader import PROJECT_ROOT
 from lib.data import test_sets
 from lib.data.errors import DatasetError
 from lib.data.image_source import FolderSource
@@ -156,3 +158,17 @@ def test_nan_row_is_absent_on_uav123_and_an_error_elsewhere(copy, caplog):
     anno.write_text("\n".join(lines) + "\n")
     with pytest.raises(DatasetError, match=r"nfs_synth_1.txt line 3: NaN annotation row"):
         test_sets.load_sequences("nfs_all", FolderSource(nfs))
+
+
+def test_make_synthetic_dataset_cli_writes_test_layouts(tmp_path):
+    from lib.data.synthetic import generate_dataset
+
+    entry = runpy.run_path(str(PROJECT_ROOT / "scripts" / "make_synthetic_dataset.py"), run_name="make_synthetic")
+    small = ["--width", "64", "--height", "48", "--sequences", "2", "--frames", "4"]
+    assert entry["main"](["--format", "tnl2k", "--out", str(tmp_path / "tnl2k"), *small]) == 0
+    assert [s.name for s in test_sets.load_sequences("tnl2k", FolderSource(tmp_path / "tnl2k"))] == ["synth_1", "synth_2"]
+    generate_dataset("lasot", tmp_path / "lasot", 3, 2, seed=0, width=64, height=48)
+    assert entry["main"](["--format", "lasot_attributes", "--out", str(tmp_path / "lasot")]) == 0
+    files = sorted((tmp_path / "lasot" / "annos" / "att").glob("*.txt"))
+    assert [f.stem for f in files] == ["airplane-1", "basketball-1", "bear-1"]
+    assert all(len(f.read_text().strip().split(",")) == 14 for f in files)
