@@ -16,6 +16,8 @@ from pathlib import Path
 from lib.config import ConfigError, load_local_settings, split_overrides
 from lib.data.registry import benchmark_names, load_test_sequences
 from lib.evaluation.results_io import ResultsError
+from lib.models import ModelError
+from lib.models.build import check_checkpoint_fits
 from lib.tracker.runner import (
     RunnerError,
     RunOptions,
@@ -63,6 +65,7 @@ def main() -> int:
         )
         if not Path(checkpoint).is_file():
             raise RunnerError(f"checkpoint {checkpoint} not found (train first, or pass --checkpoint PATH)")
+        check_checkpoint_fits(cfg, checkpoint)  # a bad file is named once, before any tracking
         if args.dataset == "folder":
             if not args.folder:
                 raise RunnerError("--dataset folder needs --folder DIR (and --init_box or DIR/groundtruth.txt)")
@@ -87,7 +90,7 @@ def main() -> int:
             exact=args.exact,
         )
         outcomes = run_benchmark(options, sequences, threads=args.threads, num_gpus=args.num_gpus)
-    except (ConfigError, RunnerError, ResultsError) as err:
+    except (ConfigError, ModelError, RunnerError, ResultsError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     failed = [o for o in outcomes if o.status == "failed"]

@@ -7,7 +7,14 @@
 ``--mode multiple`` starts ``torchrun`` (``python -m torch.distributed.run``) on this script with
 ``--mode single`` and returns its exit code; the script also runs when started by ``torchrun``
 directly (multi-node: use torchrun's own flags) and as one plain process on CPU.
-Exit codes: 0 done, 2 bad setup (config, dataset root, stage-1 checkpoint), 3 non-finite loss.
+Exit codes (the same under ``--mode multiple``: each rank records why it stopped and the launcher
+returns that code instead of torchrun's 1):
+
+* 0 done;
+* 2 bad input: config, settings, dataset root, checkpoint, a run folder that already holds checkpoints
+  (without ``--resume``/``--overwrite``), or samples that cannot be drawn (``SamplingError``);
+* 3 a non-finite loss;
+* 4 an output could not be written (disk full, no permission); the files already written are intact.
 """
 
 from __future__ import annotations
@@ -17,13 +24,16 @@ import logging
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from lib.config import ConfigError
+from lib.data.errors import SamplingError
 from lib.models import ModelError
 from lib.train.distributed import cleanup_distributed, init_distributed
 from lib.train.errors import NonFiniteLossError, TrainSetupError
 from lib.train.run import RunPaths, TrainRequest, resolve_config_and_settings, run_training
+from lib.utils.io import WriteError
 from lib.utils.logging import setup_logging
 
 logger = logging.getLogger("train")
@@ -39,15 +49,46 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--script_prv", default=None, help="stage 2: script of the stage-1 run")
     parser.add_argument("--config_prv", default=None, help="stage 2: config of the stage-1 run")
     parser.add_argument("--use_lmdb", type=int, choices=(0, 1), default=0)
-    parser.add_argument("--resume", action="store_true", help="continue from this run's latest checkpoint")
+    parser.add_argument("--resume", action="store_true", help="continue from this run's latest readable checkpoint")
+    parser.add_argument(
+        "--overwrite", action="store_true", help="start afresh where checkpoints exist (deletes that run's checkpoints)"
+    )
     parser.add_argument("--settings", default=None, help="settings file (default: stark_local.yaml lookup)")
     parser.add_argument("--no_progress", action="store_true", help="no tqdm bar")
     parser.add_argument("--opts", nargs="*", default=[], help="key=value config (or settings) overrides")
     return parser.parse_args(argv)
 
 
+EXIT_BAD_INPUT, EXIT_NON_FINITE, EXIT_WRITE = 2, 3, 4
+# set by launch_multiple for its torchrun children: rank r writes its exit code to <value>.<r>
+EXIT_FILE_ENV = "STARK_EXIT_CODE_FILE"
+
+
+def record_exit_code(code: int) -> int:
+    """Leave ``code`` where the ``--mode multiple`` launcher reads it (torchrun itself only returns 1)."""
+    target = os.environ.get(EXIT_FILE_ENV)
+    if target:
+        Path(f"{target}.{os.environ.get('RANK', '0')}").write_text(str(code))
+    return code
+
+
+def children_exit_code(torchrun_code: int, exit_file: Path) -> int:
+    """The documented code of the failed run: the lowest non-zero code a rank recorded, else torchrun's.
+
+    The lowest wins because a rank that stops first (bad input, NaN) makes torchrun end the others.
+    """
+    if torchrun_code == 0:
+        return 0
+    recorded = []
+    for path in exit_file.parent.glob(exit_file.name + ".*"):
+        text = path.read_text().strip()
+        if text.isdigit() and int(text) != 0:
+            recorded.append(int(text))
+    return min(recorded) if recorded else torchrun_code
+
+
 def launch_multiple(argv: list[str], nproc: int) -> int:
-    """Re-run this script under torchrun with ``--mode single``; returns torchrun's exit code."""
+    """Re-run this script under torchrun with ``--mode single``; returns the ranks' documented exit code."""
     rest = []
     skip = False
     for i, arg in enumerate(argv):
@@ -68,7 +109,10 @@ def launch_multiple(argv: list[str], nproc: int) -> int:
         str(Path(__file__).resolve()),
     ]
     command += rest + ["--mode", "single"]
-    return subprocess.run(command, check=False).returncode
+    with tempfile.TemporaryDirectory(prefix="stark_exit_") as folder:
+        exit_file = Path(folder) / "code"
+        env = {**os.environ, EXIT_FILE_ENV: str(exit_file)}
+        return children_exit_code(subprocess.run(command, check=False, env=env).returncode, exit_file)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -82,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         save_dir=args.save_dir,
         opts=list(args.opts),
         resume=args.resume,
+        overwrite=args.overwrite,
         use_lmdb=bool(args.use_lmdb),
         script_prv=args.script_prv,
         config_prv=args.config_prv,
@@ -93,24 +138,34 @@ def main(argv: list[str] | None = None) -> int:
         cfg, settings = resolve_config_and_settings(request)
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
-        return 2
+        return record_exit_code(EXIT_BAD_INPUT)
     paths = RunPaths.create(settings, args.script, args.config)
     setup_logging(rank=rank, log_file=paths.log_file)
     ctx = init_distributed()
     try:
         run_training(request, ctx, cfg, settings)
-    except (ConfigError, ModelError, TrainSetupError) as err:  # lib.data errors derive from ConfigError
-        logger.error("%s", err)
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    except (ConfigError, ModelError, TrainSetupError, SamplingError) as err:  # lib.data errors derive from ConfigError
+        return _fail(EXIT_BAD_INPUT, err)
     except NonFiniteLossError as err:
         logger.error("training stopped: %s", err)
-        return 3
+        return record_exit_code(EXIT_NON_FINITE)
+    except WriteError as err:
+        return _fail(EXIT_WRITE, err)
     finally:
         cleanup_distributed()
     if ctx.is_main:
         logger.info("Finished training!")
     return 0
+
+
+def _fail(code: int, err: Exception) -> int:
+    # an error raised in a DataLoader worker arrives with the worker's traceback in its message:
+    # its last line is the original one-line message
+    lines = str(err).strip().splitlines() or [type(err).__name__]
+    message = lines[-1].split(f"{type(err).__name__}: ", 1)[-1] if len(lines) > 1 else lines[0]
+    logger.error("%s", message)
+    print(f"error: {message}", file=sys.stderr)
+    return record_exit_code(code)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ import logging
 from typing import Iterator
 
 import cv2
+import numpy as np
 import torch
 from torch.utils.data import DataLoader, Sampler
 
@@ -125,6 +126,12 @@ def build_data_loader(
             f"({batch} x {world_size} ranks)"
         )
     workers = cfg.train.num_worker
+    # DataLoader draws the workers' base seed when an iterator is created, from the global torch RNG
+    # unless given a generator; persistent workers create it once, in the first epoch this process
+    # runs, so a resumed run would draw it at another point of the RNG stream and shift every later
+    # random number (dropout) of the main process. A generator of its own, seeded from (seed, rank),
+    # keeps the main stream untouched and the worker seeds identical in resumed and uninterrupted runs.
+    generator = torch.Generator().manual_seed(int(np.random.SeedSequence([sampler_ds.seed, rank]).generate_state(1)[0]))
     return TrackingDataLoader(
         sampler_ds,
         batch_size=batch,
@@ -134,4 +141,5 @@ def build_data_loader(
         persistent_workers=workers > 0,
         worker_init_fn=_worker_init if workers > 0 else None,
         pin_memory=False,
+        generator=generator,
     )

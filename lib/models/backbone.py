@@ -17,6 +17,7 @@ import torchvision
 from torch import nn
 from torchvision.ops import FrozenBatchNorm2d
 
+from lib.models.checkpoint import read_checkpoint
 from lib.models.errors import ModelError
 
 LOGGER = logging.getLogger(__name__)
@@ -113,10 +114,7 @@ def load_imagenet_weights(trunk: ResNetTrunk, name: str, weights_path: Optional[
                 f"ImageNet weights for {name} are not in the torch hub cache ({torch.hub.get_dir()}/checkpoints); "
                 "set model.backbone.weights_path=<torchvision resnet .pth> or model.backbone.pretrained=false"
             )
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except (OSError, RuntimeError, EOFError) as exc:
-        raise ModelError(f"{path}: cannot read ResNet weights ({type(exc).__name__})") from None
+    state = read_checkpoint(path)
     if isinstance(state, dict) and "state_dict" in state:
         state = state["state_dict"]
     trunk.load_torchvision_state(state, str(path))

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+
 from lib.config import Config
 from lib.models.backbone import ResNetTrunk, load_imagenet_weights
+from lib.models.checkpoint import check_state_matches, read_network_state
 from lib.models.errors import ModelError
 from lib.models.heads import MLP, CornerHead, MLPBoxHead
 from lib.models.stark import Stark
@@ -60,3 +66,15 @@ def build_stark(cfg: Config) -> Stark:
         num_queries=m.num_object_queries if t.dec_layers > 0 else 1,
         use_position_encoding=m.position_embedding == "sine",
     )
+
+
+def check_checkpoint_fits(cfg: Config, path: str | Path) -> None:
+    """Read the checkpoint ``path`` once and check it fits the network of ``cfg``, before any tracking.
+
+    The network is built on the meta device (no memory, no ImageNet weights), so this costs one read of
+    the file. Raises a one-line :class:`CheckpointError` naming the file.
+    """
+    backbone = replace(cfg.model.backbone, pretrained=False)
+    with torch.device("meta"):
+        model = build_stark(replace(cfg, model=replace(cfg.model, backbone=backbone)))
+    check_state_matches(model, read_network_state(path), str(path))

@@ -15,7 +15,6 @@ import collections
 import logging
 import pickle
 import types
-import zipfile
 from pathlib import Path
 from typing import Any, Optional
 
@@ -78,34 +77,67 @@ def _reconstructor(cls: Any, base: Any, state: Any) -> Any:
     return cls() if isinstance(cls, type) and issubclass(cls, Placeholder) else Placeholder(cls, base, state)
 
 
+_TORCH_DTYPES = {name: value for name, value in vars(torch).items() if isinstance(value, torch.dtype)}
+
+
 class _RestrictedUnpickler(pickle.Unpickler):
+    """An allow-list unpickler: no global outside ``_ALLOWED_GLOBALS`` (and torch dtypes) is ever looked up."""
+
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) in _ALLOWED_GLOBALS:
             return _ALLOWED_GLOBALS[(module, name)]
         if (module, name) == ("copyreg", "_reconstructor"):
             return _reconstructor
-        if module == "torch" and isinstance(getattr(torch, name, None), torch.dtype):
-            return getattr(torch, name)
+        if module == "torch" and name in _TORCH_DTYPES:
+            return _TORCH_DTYPES[name]
         return _placeholder_class(module, name)
 
 
-# torch.load takes a module-like object whose ``Unpickler`` it subclasses (storage look-ups stay torch's)
+def _restricted_load(file: Any, **kwargs: Any) -> Any:
+    return _RestrictedUnpickler(file, **kwargs).load()
+
+
+# torch.load takes a module-like object: it subclasses ``Unpickler`` for the main pickle (storage
+# look-ups stay torch's) and calls ``load`` for the legacy format's other pickles (magic number,
+# protocol, sys info, storage keys), so both must be the restricted unpickler
 _RESTRICTED_PICKLE = types.SimpleNamespace(
-    Unpickler=_RestrictedUnpickler, load=pickle.load, __name__="restricted_pickle"
+    Unpickler=_RestrictedUnpickler, load=_restricted_load, __name__="restricted_pickle"
 )
 
 
-def _load_object(path: Path) -> Any:
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
+
+
+def read_checkpoint(path: str | Path) -> Any:
+    """The object stored in the checkpoint ``path``, CPU tensors; the one reader of every ``.pth`` file.
+
+    Every pickle of the file (zip format, or the legacy format whose header is itself pickled) goes
+    through an allow-list unpickler: torch's ``weights_only`` one first, then, for the released files
+    that hold objects of the official code, :class:`_RestrictedUnpickler`, which turns every class
+    outside its list into an inert :class:`Placeholder`. Nothing named in the file is imported or run.
+
+    Raises:
+        CheckpointError: one line naming the file (missing, empty, truncated, not a checkpoint).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: checkpoint file not found")
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"{path}: cannot read checkpoint (empty file)")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
-        LOGGER.debug("%s holds non-tensor objects; reading it with the restricted unpickler", path)
+    # an untrusted file can fail in any way (EOFError, KeyError, RuntimeError, ...): all mean "unreadable"
+    except Exception as exc:  # noqa: BLE001
+        first_error = exc
+    if not isinstance(first_error, pickle.UnpicklingError):
+        raise CheckpointError(f"{path}: cannot read checkpoint, truncated or not a PyTorch file ({_first_line(first_error)})")
+    LOGGER.debug("%s holds non-tensor objects; reading it with the restricted unpickler", path)
     try:
         return torch.load(path, map_location="cpu", weights_only=False, pickle_module=_RESTRICTED_PICKLE)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, AttributeError, TypeError) as exc:
-        raise CheckpointError(
-            f"{path}: cannot read checkpoint ({type(exc).__name__}: {str(exc).splitlines()[0]})"
-        ) from None
+    except Exception as exc:  # noqa: BLE001 -- as above
+        raise CheckpointError(f"{path}: cannot read checkpoint ({_first_line(exc)})") from None
 
 
 def read_network_state(path: str | Path) -> dict[str, torch.Tensor]:
@@ -114,10 +146,7 @@ def read_network_state(path: str | Path) -> dict[str, torch.Tensor]:
     Accepts the released files (dict with ``net``), this project's checkpoints (``net``) and bare
     state_dicts. Never imports or calls classes named in the file.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"{path}: checkpoint file not found")
-    obj = _load_object(path)
+    obj = read_checkpoint(path)
     state = None
     if isinstance(obj, dict):
         for key in _STATE_KEYS:

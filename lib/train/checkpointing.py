@@ -15,7 +15,6 @@ of ``keep_every`` are deleted.
 from __future__ import annotations
 
 import logging
-import pickle
 import random
 import re
 import subprocess
@@ -26,6 +25,8 @@ import numpy as np
 import torch
 
 import lib
+from lib.models.checkpoint import read_checkpoint
+from lib.models.errors import CheckpointError
 from lib.train.errors import TrainSetupError
 from lib.utils.io import atomic_torch_save
 
@@ -150,15 +151,57 @@ class CheckpointManager:
 
 
 def load_training_state(path: Path) -> dict[str, Any]:
-    """Read one of this project's checkpoints with ``weights_only=True`` (tensors mapped to CPU)."""
-    path = Path(path)
+    """Read one of this project's checkpoints through the one checkpoint reader (tensors mapped to CPU)."""
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise TrainSetupError(f"{path}: checkpoint not found") from None
-    except (RuntimeError, OSError, EOFError, pickle.UnpicklingError) as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise TrainSetupError(f"{path}: not a readable training checkpoint ({first})") from None
+        state = read_checkpoint(path)
+    except CheckpointError as err:
+        raise TrainSetupError(str(err)) from None
     if not isinstance(state, dict) or "net" not in state or "epoch" not in state:
         raise TrainSetupError(f"{path}: not a training checkpoint of this project (no 'net'/'epoch' entries)")
     return state
+
+
+def newest_readable_checkpoint(directory: Path) -> Optional[tuple[Path, dict[str, Any]]]:
+    """``(path, state)`` of the highest-epoch checkpoint in ``directory`` that reads, or None when there is none.
+
+    An unreadable newer file (truncated, emptied) is skipped with a warning naming it; when every file
+    is unreadable, ``TrainSetupError`` lists the newest one.
+    """
+    found = list_checkpoints(directory)
+    first_error = None
+    for _, path in reversed(found):
+        try:
+            state = load_training_state(path)
+        except TrainSetupError as err:
+            logger.warning("--resume: %s; falling back to the previous checkpoint", err)
+            first_error = first_error or err
+            continue
+        if first_error is not None:
+            logger.warning("--resume: resuming from %s, the newest readable checkpoint", path)
+        return path, state
+    if first_error is not None:
+        raise TrainSetupError(f"--resume: no readable checkpoint in {directory} (newest: {first_error})")
+    return None
+
+
+def claim_run_folder(directory: Path, overwrite: bool, delete: bool = True) -> None:
+    """Refuse to start a fresh run where an earlier run's checkpoints are (unless ``overwrite``: delete them).
+
+    ``delete``: False on ranks other than 0, which only check.
+
+    Without this, the new run's checkpoints would be pruned against the old run's higher epochs and
+    ``config.yaml`` replaced, leaving old checkpoints beside a config that does not describe them.
+    """
+    found = list_checkpoints(directory)
+    if not found:
+        return
+    if not overwrite:
+        raise TrainSetupError(
+            f"{directory} already holds checkpoints of an earlier run (latest {found[-1][1].name}): continue it "
+            "with --resume, train elsewhere with --save_dir, or delete them and start over with --overwrite"
+        )
+    if not delete:
+        return
+    for _, path in found:
+        path.unlink(missing_ok=True)
+    logger.warning("--overwrite: deleted %d checkpoint(s) of the earlier run in %s", len(found), directory)

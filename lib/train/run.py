@@ -42,14 +42,19 @@ from lib.config import (
 from lib.config.loader import dump_config
 from lib.models.checkpoint import net_type_of
 from lib.train.accumulation import InterleavedLoader, virtual_ranks
-from lib.train.checkpointing import CheckpointManager, latest_checkpoint, load_training_state
+from lib.train.checkpointing import (
+    CheckpointManager,
+    claim_run_folder,
+    latest_checkpoint,
+    newest_readable_checkpoint,
+)
 from lib.train.distributed import DistContext, derive_seed, seed_everything
 from lib.train.errors import TrainSetupError
 from lib.train.losses import build_criterion
 from lib.train.metrics_log import MetricsLogger
 from lib.train.optim import apply_freezing, build_optimizer, build_scheduler, count_parameters, frozen_module_names
 from lib.train.trainer import Trainer, TrainerOptions
-from lib.utils.io import atomic_write_text
+from lib.utils.io import atomic_write_text, remove_stale_temp_files
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +70,8 @@ class TrainRequest:
     config: str
     save_dir: Optional[str] = None  # overrides the settings file's save_dir
     opts: list[str] = field(default_factory=list)  # key=value config overrides (settings keys allowed too)
-    resume: bool = False  # continue from this run's latest checkpoint
+    resume: bool = False  # continue from this run's latest (readable) checkpoint
+    overwrite: bool = False  # start afresh in a run folder that holds checkpoints (deletes them)
     use_lmdb: bool = False
     script_prv: Optional[str] = None  # stage 2: the stage-1 run to start from
     config_prv: Optional[str] = None
@@ -188,12 +194,19 @@ def run_training(request: TrainRequest, ctx: DistContext, cfg: Config, settings:
         NonFiniteLossError: a NaN/inf loss (on every rank).
     """
     paths = RunPaths.create(settings, request.script, request.config)
-    resume_path = latest_checkpoint(paths.checkpoint_dir) if request.resume else None
-    if request.resume and resume_path is None:
-        logger.warning("--resume: no checkpoint in %s, starting from scratch", paths.checkpoint_dir)
+    if ctx.is_main:
+        remove_stale_temp_files(paths.checkpoint_dir)
+    resume_path = resume_state = None
+    if request.resume:
+        found = newest_readable_checkpoint(paths.checkpoint_dir)
+        if found is None:
+            logger.warning("--resume: no checkpoint in %s, starting from scratch", paths.checkpoint_dir)
+        else:
+            resume_path, resume_state = found
     # A resumed stage 2 continues from its own weights: the stage-1 file is neither needed nor loaded.
     init_path = None if resume_path is not None else resolve_init_checkpoint(cfg, settings, request)
-    resume_state = load_training_state(resume_path) if resume_path is not None else None
+    if resume_path is None:
+        claim_run_folder(paths.checkpoint_dir, request.overwrite, delete=ctx.is_main)
     start_epoch = int(resume_state["epoch"]) if resume_state is not None else 0
     if ctx.device.type == "cuda":
         torch.backends.cudnn.benchmark = False  # as the official run_training.py: reproducible kernels
