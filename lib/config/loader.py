@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import types
 import typing
 from pathlib import Path
@@ -259,6 +260,110 @@ _CHOICES = {
 }
 
 
+# value ranges: key -> (lowest, highest) allowed, None = unbounded; ``_POSITIVE`` keys must also be > 0.
+# Every float anywhere in the config must be finite on top of these.
+_RANGES = {
+    "model.hidden_dim": (1, None),
+    "model.transformer.nheads": (1, None),
+    "model.transformer.dim_feedforward": (1, None),
+    "model.transformer.dropout": (0, 1),
+    "model.backbone.stride": (1, None),
+    "model.num_object_queries": (1, None),
+    "model.nlayer_head": (1, None),
+    "model.head_dim": (8, None),  # the corner head halves it three times
+    "train.lr": (0, None),
+    "train.weight_decay": (0, None),
+    "train.epoch": (1, None),
+    "train.lr_drop_epoch": (1, None),
+    "train.batch_size": (1, None),
+    "train.num_worker": (0, None),
+    "train.backbone_multiplier": (0, None),
+    "train.giou_weight": (0, None),
+    "train.l1_weight": (0, None),
+    "train.cls_weight": (0, None),
+    "train.print_interval": (0, None),
+    "train.val_epoch_interval": (0, None),
+    "train.grad_clip_norm": (0, None),
+    "train.grad_accum_steps": (1, None),
+    "train.max_minutes": (0, None),
+    "train.budget_lr_drop": (0, 1),
+    "train.scheduler.decay_rate": (0, None),
+    "train.checkpoint.keep_last": (1, None),
+    "train.checkpoint.keep_every": (0, None),
+    "data.train.sample_per_epoch": (1, None),
+    "data.val.sample_per_epoch": (0, None),
+    "data.max_redraws": (0, None),
+    "data.grayscale_prob": (0, 1),
+    "data.brightness_jitter": (0, 1),
+    "data.coco_min_size": (0, None),
+    "data.template.size": (1, None),
+    "data.template.factor": (0, None),
+    "data.template.center_jitter": (0, None),
+    "data.template.scale_jitter": (0, None),
+    "data.search.size": (1, None),
+    "data.search.factor": (0, None),
+    "data.search.center_jitter": (0, None),
+    "data.search.scale_jitter": (0, None),
+    "test.template_factor": (0, None),
+    "test.template_size": (1, None),
+    "test.search_factor": (0, None),
+    "test.search_size": (1, None),
+    "test.epoch": (0, None),
+    "test.score_threshold": (0, 1),
+}
+_POSITIVE = {
+    "train.lr",
+    "train.scheduler.decay_rate",
+    "data.template.factor",
+    "data.search.factor",
+    "test.template_factor",
+    "test.search_factor",
+}
+# list-valued keys: the rule every entry must follow, as a test and as words
+_LIST_RULES = {
+    "data.train.datasets_ratio": (lambda v: min(v, default=0) >= 0 and any(v), ">= 0, not all 0"),
+    "data.val.datasets_ratio": (lambda v: min(v, default=0) >= 0 and (any(v) or not v), ">= 0, not all 0"),
+    "data.max_sample_interval": (lambda v: min(v, default=1) >= 1, ">= 1"),
+    "data.std": (lambda v: min(v, default=1) > 0, "> 0"),
+}
+
+
+def _non_finite(obj: Any, prefix: str = "") -> Optional[tuple[str, Any]]:
+    """``(dotted key, value)`` of the first NaN / infinite float in ``obj`` (a config dataclass), or None."""
+    items = (
+        ((f.name, getattr(obj, f.name)) for f in dataclasses.fields(obj))
+        if dataclasses.is_dataclass(obj)
+        else obj.items()
+    )
+    for name, value in items:
+        dotted = f"{prefix}{name}"
+        values = value if isinstance(value, list) else [value]
+        if any(isinstance(v, float) and not math.isfinite(v) for v in values):
+            return dotted, value
+        if dataclasses.is_dataclass(value) or isinstance(value, dict):
+            found = _non_finite(value, dotted + ".")
+            if found:
+                return found
+    return None
+
+
+def _check_ranges(cfg: Config, source: str) -> None:
+    bad = _non_finite(cfg)
+    if bad:
+        raise ConfigError(f"{source}: '{bad[0]}' is {bad[1]!r}; it must be a finite number")
+    for dotted, (low, high) in _RANGES.items():
+        value = _get(cfg, dotted)
+        too_low = value < low or (dotted in _POSITIVE and value <= low)
+        if too_low or (high is not None and value > high):
+            bound = f"> {low}" if dotted in _POSITIVE else f">= {low}"
+            wanted = bound if high is None else f"between {low} and {high}"
+            raise ConfigError(f"{source}: '{dotted}' is {value!r}; it must be {wanted}")
+    for dotted, (rule, words) in _LIST_RULES.items():
+        values = _get(cfg, dotted)
+        if not rule(values):
+            raise ConfigError(f"{source}: '{dotted}' is {values!r}; every entry must be {words}")
+
+
 def _get(cfg: Config, dotted: str) -> Any:
     obj: Any = cfg
     for part in dotted.split("."):
@@ -268,6 +373,7 @@ def _get(cfg: Config, dotted: str) -> Any:
 
 def validate(cfg: Config, source: str) -> None:
     """Checks that involve values rather than keys; raises ``ConfigError``."""
+    _check_ranges(cfg, source)
     for dotted, choices in _CHOICES.items():
         value = _get(cfg, dotted)
         if value not in choices:

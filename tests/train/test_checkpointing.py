@@ -51,7 +51,7 @@ def test_rng_state_round_trip_is_weights_only_safe(tmp_path):
 def test_unreadable_checkpoint_gives_one_line_error(tmp_path):
     bad = tmp_path / "STARKS_ep0001.pth.tar"
     bad.write_bytes(b"not a checkpoint")
-    with pytest.raises(TrainSetupError, match="not a readable training checkpoint") as info:
+    with pytest.raises(TrainSetupError, match="cannot read checkpoint") as info:
         load_training_state(bad)
     assert "\n" not in str(info.value)
     with pytest.raises(TrainSetupError, match="not found"):

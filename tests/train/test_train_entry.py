@@ -118,12 +118,16 @@ def test_missing_dataset_root_stops_before_any_work(tmp_path, settings_file, cap
     assert not (tmp_path / "checkpoints").exists()
 
 
-def test_mode_multiple_runs_torchrun_and_returns_its_exit_code(monkeypatch):
+@pytest.mark.parametrize(("recorded", "expected"), [({}, 7), ({"0": "3", "1": "3"}, 3), ({"0": "2", "1": "3"}, 2)])
+def test_mode_multiple_runs_torchrun_and_returns_its_exit_code(monkeypatch, recorded, expected):
+    """torchrun says 1 (here 7) for any failed child; the ranks' recorded documented code is returned instead."""
     entry = _load_entry()
     seen = {}
 
-    def fake_run(command, check):
+    def fake_run(command, check, env):
         seen["command"] = command
+        for rank, code in recorded.items():  # what record_exit_code does in each rank
+            Path(f"{env[entry.EXIT_FILE_ENV]}.{rank}").write_text(code)
         return subprocess.CompletedProcess(command, 7)
 
     monkeypatch.setattr(entry.subprocess, "run", fake_run)
@@ -144,7 +148,7 @@ def test_mode_multiple_runs_torchrun_and_returns_its_exit_code(monkeypatch):
             "train.grad_accum_steps=1",
         ]
     )
-    assert code == 7
+    assert code == expected
     command = seen["command"]
     assert command[:4] == [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=8"]
     assert Path(command[4]) == TRAIN_PY
