@@ -5,6 +5,10 @@ python scripts/make_synthetic_dataset.py --format otb --out data/otb --sequences
 
 Test-only layouts: otb, uav123, nfs, tc128, tnl2k, lasot_extension, avist; ``lasot_attributes`` adds LaSOT's
 per-sequence attribute files (``annos/att/<seq>.txt``) to an existing LaSOT root.
+
+``--out`` must be empty or absent; a folder written earlier by this generator is replaced with
+``--overwrite``; any other non-empty folder (a real data set) is refused and left untouched.
+``lasot_attributes`` only adds to a LaSOT root this generator wrote.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import argparse
 import logging
 import sys
 
+from lib.data.generated_folder import claim_generated_folder, require_generated_folder
 from lib.data.synthetic import DIFFICULTIES, FORMATS, generate_dataset
 from lib.data.synthetic_layouts import LAYOUTS, generate_test_set
 from lib.utils.logging import setup_logging
@@ -31,9 +36,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--val_sequences", type=int, default=None, help="GOT-10k val/ sequences (default N // 5)")
     parser.add_argument("--test_sequences", type=int, default=None, help="GOT-10k / TrackingNet test sequences")
     parser.add_argument("--chunks", type=int, default=None, help="TrackingNet TRAIN_* chunks (default 2)")
+    parser.add_argument("--overwrite", action="store_true", help="replace a data set this generator wrote earlier")
     args = parser.parse_args(argv)
     setup_logging()
     try:
+        if args.format == "lasot_attributes":
+            require_generated_folder(args.out)  # adds files: only to a set this generator wrote
+        else:
+            description = {k: v for k, v in vars(args).items() if k not in ("out", "overwrite")}
+            claim_generated_folder(args.out, args.overwrite, description)
         if args.format in LAYOUTS:
             generate_test_set(args.format, args.out, args.sequences, args.frames, args.seed, args.difficulty,
                               width=args.width, height=args.height)  # fmt: skip

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lib.config import PROJECT_ROOT, load_config, load_local_settings, write_local_settings
+from lib.data.generated_folder import claim_generated_folder
 from lib.data.synthetic import generate_dataset
 
 TRACKER, CONFIG, DATASET = "stark_st", "cpu_demo", "got10k_val"
@@ -138,6 +139,9 @@ def main() -> int:
     print(f"\n=== generating {plan.train_sequences} training and {plan.heldout_sequences} held-out sequences")
     # 256x192 frames: the decoded training set fits the in-memory frame cache
     size = {"width": 256, "height": 192, "test_sequences": 0}
+    # a rerun replaces what the demo generated before (and refuses folders it did not write)
+    for root in (train_root, heldout_root):
+        claim_generated_folder(root, overwrite=True, description={"written_by": "tracking/demo.py"})
     generate_dataset("got10k", train_root, plan.train_sequences, plan.frames, args.seed, val_sequences=4, **size)
     generate_dataset(
         "got10k", heldout_root, 0, plan.frames, args.seed + 1000, val_sequences=plan.heldout_sequences, **size
@@ -152,13 +156,14 @@ def main() -> int:
 
     run_step(
         "stage 1: boxes (tracking/train.py)",
-        [py, "tracking/train.py", "--script", "stark_st1", "--config", CONFIG, "--save_dir", str(out), "--opts",
+        [py, "tracking/train.py", "--script", "stark_st1", "--config", CONFIG, "--save_dir", str(out), "--overwrite",
+         "--opts",
          f"train.max_minutes={plan.stage1_minutes}", *epoch_opts, *paths],
         env,
     )  # fmt: skip
     run_step(
         "stage 2: score head (tracking/train.py)",
-        [py, "tracking/train.py", "--script", "stark_st2", "--config", CONFIG, "--save_dir", str(out),
+        [py, "tracking/train.py", "--script", "stark_st2", "--config", CONFIG, "--save_dir", str(out), "--overwrite",
          "--script_prv", "stark_st1", "--config_prv", CONFIG, "--opts",
          f"train.max_minutes={plan.stage2_minutes}", *epoch_opts, *paths],
         env,
@@ -169,7 +174,7 @@ def main() -> int:
     run_step(
         "tracking the held-out sequences (tracking/test.py)",
         [py, "tracking/test.py", TRACKER, CONFIG, "--dataset", DATASET, "--checkpoint", str(checkpoint),
-         "--device", "cpu", "--threads", "2", "--opts", *heldout],
+         "--device", "cpu", "--threads", "2", "--overwrite", "--opts", *heldout],
         env,
     )  # fmt: skip
 

@@ -5,8 +5,11 @@
     python tracking/test.py stark_st baseline --dataset folder --folder frames/ --init_box 10 20 30 40
 
 Datasets: every benchmark of the data registry (lasot, got10k_test, got10k_val, trackingnet, otb, uav123,
-nfs, tc128, tnl2k, lasot_extension, avist, their ``*_all`` forms) and folder. Finished sequences are skipped; a
-failing sequence is reported at the end and the exit code is 1.
+nfs, tc128, tnl2k, lasot_extension, avist, their ``*_all`` forms) and folder. Finished sequences are
+skipped when the results folder's provenance.json says they come from the same checkpoint (sha256),
+resolved config and --int_results/--exact/--amp; otherwise the run stops before tracking (--runid N for
+another folder, --overwrite to replace them). Exit codes: 0 done, 1 some sequence failed (listed at the end), 2 bad input
+(config, settings, checkpoint, results of another run), 4 results folder not writable.
 """
 
 import argparse
@@ -14,8 +17,9 @@ import sys
 from pathlib import Path
 
 from lib.config import ConfigError, load_local_settings, split_overrides
+from lib.config.loader import dump_config
 from lib.data.registry import benchmark_names, load_test_sequences
-from lib.evaluation.results_io import ResultsError
+from lib.evaluation.results_io import ResultsError, claim_results_folder, results_provenance
 from lib.models import ModelError
 from lib.models.build import check_checkpoint_fits
 from lib.tracker.runner import (
@@ -26,6 +30,7 @@ from lib.tracker.runner import (
     load_test_config,
     run_benchmark,
 )
+from lib.utils.io import WriteError
 from lib.utils.logging import setup_logging
 
 DATASETS = (*benchmark_names(), "folder")
@@ -35,7 +40,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("tracker_name", help="stark_s | stark_st")
     parser.add_argument("tracker_param", help="config name, e.g. baseline")
-    parser.add_argument("--dataset", "--dataset_name", dest="dataset", default="lasot", choices=DATASETS)
+    parser.add_argument(
+        "--dataset", "--dataset_name", dest="dataset", default="lasot", choices=DATASETS, type=str.lower
+    )
     parser.add_argument("--sequence", default=None, help="run only this sequence (name)")
     parser.add_argument("--threads", type=int, default=0, help="worker processes (0: in this process)")
     parser.add_argument("--num_gpus", type=int, default=1, help="GPUs to spread workers over")
@@ -48,6 +55,9 @@ def main() -> int:
     )
     parser.add_argument("--exact", action="store_true", help="the unmodified network (no BN folding/channels-last)")
     parser.add_argument("--int_results", action="store_true", help="truncate boxes to int (official files)")
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace finished results made by another checkpoint or config"
+    )
     parser.add_argument("--amp", default="none", choices=("none", "bf16", "fp16"))
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     parser.add_argument("--use_lmdb", action="store_true", help="read frames from the *_lmdb databases")
@@ -89,10 +99,16 @@ def main() -> int:
             device=args.device,
             exact=args.exact,
         )
+        provenance = results_provenance(checkpoint, dump_config(cfg), int_results=args.int_results,
+                                        exact=args.exact, amp=args.amp)  # fmt: skip
+        claim_results_folder(options.output_folder, provenance, overwrite=args.overwrite)
         outcomes = run_benchmark(options, sequences, threads=args.threads, num_gpus=args.num_gpus)
     except (ConfigError, ModelError, RunnerError, ResultsError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except WriteError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 4
     failed = [o for o in outcomes if o.status == "failed"]
     done = sum(o.status == "done" for o in outcomes)
     skipped = sum(o.status == "skipped" for o in outcomes)

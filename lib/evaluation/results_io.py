@@ -13,13 +13,18 @@ Readers accept tab, comma or whitespace separators (GOT-10k and TrackingNet use 
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
 import re
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from lib.utils.io import atomic_write_text
+from lib.utils.io import WriteError, atomic_write_text, remove_stale_temp_files
+
+logger = logging.getLogger(__name__)
 
 # Datasets whose results go into a sub-folder named after the benchmark (official running.py).
 _SUBFOLDER_PREFIXES = ("got10k", "trackingnet")
@@ -99,6 +104,84 @@ def write_sequence_result(
             raise ResultsError(f"{time_file(folder, seq_name)}: {times_arr.shape[0]} times for {boxes.shape[0]} boxes")
         atomic_write_text(time_file(folder, seq_name), "".join(f"{t:f}\n" for t in times_arr))
     return path
+
+
+# -- provenance: what produced the finished results of a folder ----------------------------------
+
+PROVENANCE_FILE = "provenance.json"
+
+
+def file_sha256(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def results_provenance(checkpoint: str | Path, config_text: str, **options: Any) -> dict[str, Any]:
+    """What a results folder's boxes depend on: the checkpoint's bytes, the resolved config, ``options``."""
+    return {
+        "checkpoint": str(Path(checkpoint).resolve()),
+        "checkpoint_sha256": file_sha256(checkpoint),
+        "config_sha256": hashlib.sha256(config_text.encode()).hexdigest(),
+        **options,
+    }
+
+
+def _identity(provenance: dict[str, Any]) -> dict[str, Any]:
+    # the checkpoint's path does not count: the same file may have moved
+    return {k: v for k, v in provenance.items() if k != "checkpoint"}
+
+
+def _provenance_difference(old: dict[str, Any], new: dict[str, Any]) -> str:
+    """One phrase naming what differs."""
+    keys = [k for k in sorted(set(old) | set(new)) if k != "checkpoint" and old.get(k) != new.get(k)]
+    if "checkpoint_sha256" in keys:
+        return (
+            f"another checkpoint ({old.get('checkpoint')}, sha256 {str(old.get('checkpoint_sha256'))[:12]}) "
+            f"than this run's ({new['checkpoint']}, sha256 {new['checkpoint_sha256'][:12]})"
+        )
+    return "; ".join(f"{k} {old.get(k)!r} (this run: {new.get(k)!r})" for k in keys)
+
+
+def claim_results_folder(folder: str | Path, provenance: dict[str, Any], overwrite: bool = False) -> None:
+    """Check, before any tracking, that ``folder`` may take this run's results, and record what makes them.
+
+    Finished sequences are skipped on a rerun, so results from another checkpoint or config must
+    never be resumed as if they were this run's: the folder's ``provenance.json`` must match
+    ``provenance``, or (``overwrite``) the earlier result files are deleted first. Writing the record
+    also proves the folder is writable. Temp files of killed writes are removed.
+
+    Raises:
+        ResultsError: the folder holds results of something else (one line: what differs, what to do).
+        WriteError: the folder cannot be written.
+    """
+    folder = Path(folder)
+    remove_stale_temp_files(folder)
+    record = folder / PROVENANCE_FILE
+    finished = sorted(folder.glob("*_time.txt")) if folder.is_dir() else []
+    old = None
+    if record.is_file():
+        try:
+            old = json.loads(record.read_text())
+        except ValueError:
+            old = {}
+    if finished and (old is None or _identity(old) != _identity(provenance)):
+        if not overwrite:
+            why = "have no provenance record" if old is None else f"were made with {_provenance_difference(old, provenance)}"
+            raise ResultsError(
+                f"{folder}: its {len(finished)} finished sequence(s) {why}; refusing to mix results: use --runid N "
+                "for a separate results folder or --overwrite to replace them"
+            )
+        removed = [p for p in folder.glob("*.txt") if p.is_file()]
+        for path in removed:
+            path.unlink()
+        logger.warning("--overwrite: deleted %d earlier result file(s) in %s", len(removed), folder)
+    try:
+        atomic_write_text(record, json.dumps(provenance, indent=1, sort_keys=True) + "\n")
+    except WriteError as err:
+        raise WriteError(err.errno, f"results folder not writable: {err}") from None
 
 
 def _read_table(path: Path, columns: Optional[int]) -> np.ndarray:

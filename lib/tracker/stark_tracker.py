@@ -60,8 +60,12 @@ def clip_box(box_xywh: Sequence[float], height: int, width: int, margin: int = C
 
 
 def update_intervals(cfg: Config, dataset_name: str) -> list[int]:
-    """Per-dynamic-template update interval for ``dataset_name`` (official lookup by upper-case name)."""
-    intervals = cfg.test.update_intervals.get(dataset_name.upper())
+    """Per-dynamic-template update interval for ``dataset_name`` (official lookup by upper-case name).
+
+    ``lasot_all`` (every LaSOT sequence present) takes LaSOT's interval.
+    """
+    name = dataset_name.upper()
+    intervals = cfg.test.update_intervals.get(name, cfg.test.update_intervals.get(name.removesuffix("_ALL")))
     return list(intervals if intervals is not None else cfg.data.max_sample_interval)
 
 
