@@ -33,7 +33,14 @@ import numpy as np
 from lib.data.sequence import TestSequence
 from lib.evaluation import metrics
 from lib.evaluation.plots import plot_curves
-from lib.evaluation.results_io import ResultsError, box_file, read_boxes, read_times, results_folder, time_file
+from lib.evaluation.results_io import (
+    ResultsError,
+    box_file,
+    read_sequence_boxes,
+    read_sequence_times,
+    results_folder,
+    time_file,
+)
 from lib.utils.io import atomic_write_text
 
 logger = logging.getLogger(__name__)
@@ -195,8 +202,8 @@ def evaluate_run(
         data = cache.get(seq.name, stamp) if cache else None
         if data is None:
             try:
-                pred = read_boxes(path)
-                times = read_times(tpath) if tpath.is_file() else None
+                pred = read_sequence_boxes(path, len(seq))
+                times = read_sequence_times(tpath, len(seq)) if tpath.is_file() else None
                 data = sequence_data(convention, dataset, seq, pred, times)
             except (ResultsError, metrics.MetricsError) as err:
                 raise AnalysisError(f"{run.label} / {seq.name}: {err}") from None

@@ -21,7 +21,14 @@ from typing import Iterable, Mapping
 import numpy as np
 
 from lib.data.sequence import TestSequence
-from lib.evaluation.results_io import ResultsError, box_file, format_boxes, read_boxes, read_times, time_file
+from lib.evaluation.results_io import (
+    ResultsError,
+    box_file,
+    format_boxes,
+    read_sequence_boxes,
+    read_sequence_times,
+    time_file,
+)
 from lib.utils.io import atomic_write_bytes
 
 logger = logging.getLogger(__name__)
@@ -44,12 +51,9 @@ def _checked_boxes(results_folder: Path, seq: str, n_frames: int) -> np.ndarray:
     if not path.is_file():
         raise PackingError(f"sequence {seq}: result file {path} is missing")
     try:
-        boxes = read_boxes(path)
+        return read_sequence_boxes(path, n_frames)
     except ResultsError as err:
-        raise PackingError(str(err)) from None
-    if boxes.shape[0] != n_frames:
-        raise PackingError(f"sequence {seq}: {path} has {boxes.shape[0]} lines, the sequence has {n_frames} frames")
-    return boxes
+        raise PackingError(f"sequence {seq}: {err}") from None
 
 
 def _write_zip(out_zip: Path, members: dict[str, str]) -> Path:
@@ -86,14 +90,13 @@ def pack_got10k(
         members.update({f"{seq}/{seq}_{run:03d}.txt": text for run in range(1, repetitions + 1)})
         tpath = time_file(folder, seq)
         if tpath.is_file():
-            times = read_times(tpath)
+            try:
+                times = read_sequence_times(tpath, n_frames)
+            except ResultsError as err:
+                raise PackingError(f"sequence {seq}: {err}") from None
         else:
             logger.warning("sequence %s: no %s, writing zero times (the server then reports no speed)", seq, tpath.name)
             times = np.zeros(n_frames)
-        if times.shape[0] != n_frames:
-            raise PackingError(
-                f"sequence {seq}: {tpath} has {times.shape[0]} lines, the sequence has {n_frames} frames"
-            )
         members[f"{seq}/{seq}_time.txt"] = "".join(f"{t:.8f}\n" for t in times)
     return _write_zip(Path(out_zip), members)
 

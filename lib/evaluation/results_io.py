@@ -213,3 +213,24 @@ def read_boxes(path: str | Path) -> np.ndarray:
 def read_times(path: str | Path) -> np.ndarray:
     """Read a ``_time.txt`` file -> (N,) float64 seconds."""
     return _read_table(Path(path), None)
+
+
+def _check_per_frame(path: Path, values: np.ndarray, num_frames: int) -> np.ndarray:
+    if values.shape[0] != num_frames:
+        raise ResultsError(f"{path}: malformed result file: {values.shape[0]} lines for a sequence of {num_frames} frames")
+    bad = ~np.isfinite(values.reshape(values.shape[0], -1)).all(axis=1)
+    if bad.any():
+        raise ResultsError(f"{path}: malformed result file: non-finite value on line {int(np.argmax(bad)) + 1}")
+    return values
+
+
+def read_sequence_boxes(path: str | Path, num_frames: int) -> np.ndarray:
+    """The boxes of one sequence's result file, held to the one rule every analysis convention and packer
+    applies: exactly one line of four finite numbers per frame, else a one-line :class:`ResultsError`
+    naming the file (never padded, truncated or scored as NaN)."""
+    return _check_per_frame(Path(path), read_boxes(path), num_frames)
+
+
+def read_sequence_times(path: str | Path, num_frames: int) -> np.ndarray:
+    """The per-frame seconds of one sequence's ``_time.txt``, under the same rule as the boxes."""
+    return _check_per_frame(Path(path), read_times(path), num_frames)
