@@ -47,12 +47,33 @@ class CheckReport:
     sequences: int = 0
     frames: int = 0
     problems: list[str] = field(default_factory=list)
+    nan_boxes: int = 0  # annotation rows with a NaN value
+    empty_boxes: int = 0  # finite rows with w <= 0 or h <= 0 (never sampled; negative sizes are also problems)
 
     def line(self) -> str:
         if not self.ok:
             return f"{self.name}: FAILED {self.message}"
         status = "OK" if not self.problems else f"{len(self.problems)} PROBLEMS"
-        return f"{self.name}: {status}, {self.sequences} sequences, {self.frames} frames"
+        return (
+            f"{self.name}: {status}, {self.sequences} sequences, {self.frames} frames, "
+            f"{self.nan_boxes} NaN boxes, {self.empty_boxes} boxes with w or h <= 0"
+        )
+
+
+def count_bad_boxes(ds: TrackingDataset, report: CheckReport) -> None:
+    """Count NaN and non-positive boxes over every sequence; a negative width or height is a problem."""
+    for s in range(len(ds)):
+        boxes = ds.sequence(s).boxes
+        nan = np.isnan(boxes).any(axis=1)
+        sizes = boxes[~nan, 2:]
+        report.nan_boxes += int(nan.sum())
+        report.empty_boxes += int((sizes <= 0).any(axis=1).sum())
+        negative = np.flatnonzero(~nan)[(sizes < 0).any(axis=1)]
+        if negative.size:
+            report.problems.append(
+                f"{ds.frame_path(s, int(negative[0]))}: box {boxes[negative[0]].tolist()} has a negative size "
+                f"({negative.size} such frames in {ds.sequence(s).name})"
+            )
 
 
 def default_dataset_names(settings: LocalSettings, use_lmdb: bool = False) -> list[str]:
@@ -75,6 +96,7 @@ def check_dataset(
     except ConfigError as exc:
         return CheckReport(name, False, str(exc)), None
     report = CheckReport(ds.name, True, sequences=len(ds), frames=ds.num_frames)
+    count_bad_boxes(ds, report)
     picks = sorted(set(np.linspace(0, len(ds) - 1, min(max_sequences, len(ds))).astype(int).tolist()))
     for s in picks:
         seq = ds.sequence(s)

@@ -20,7 +20,7 @@ from lib.config.schema import Config, CropConfig
 from lib.data.errors import DatasetError
 from lib.data.processing import CropSpec, StarkProcessing
 from lib.data.registry import build_dataset
-from lib.data.sampler import SamplerOptions, TrackingSampler
+from lib.data.sampler import REDRAW_REASONS, SamplerOptions, TrackingSampler, redraw_summary
 
 logger = logging.getLogger(__name__)
 
@@ -45,11 +45,40 @@ class EpochIndexSampler(Sampler):
 
 
 class TrackingDataLoader(DataLoader):
-    """A DataLoader with ``set_epoch`` (call it before each epoch)."""
+    """A DataLoader with ``set_epoch`` (call it before each epoch) that counts redrawn samples.
+
+    Each sample's ``redraws`` (datasets x reasons, see ``lib.data.sampler.REDRAW_REASONS``) is taken off
+    the batch and summed into ``redraw_counts``; :func:`take_redraw_summary` reports and resets them.
+    """
 
     def set_epoch(self, epoch: int) -> None:
         self.sampler.set_epoch(epoch)
         self.dataset.set_epoch(epoch)
+
+    def __iter__(self):
+        if not hasattr(self, "redraw_counts"):
+            self.redraw_counts = np.zeros((len(self.dataset.datasets), len(REDRAW_REASONS)), dtype=np.int64)
+        for batch in super().__iter__():
+            redraws = batch.pop("redraws", None)
+            if redraws is not None:
+                self.redraw_counts += redraws.sum(dim=0).numpy()
+            yield batch
+
+
+def take_redraw_summary(loader) -> str:
+    """One line of the samples redrawn per dataset and reason since the last call ("" when none).
+
+    ``loader``: a :class:`TrackingDataLoader`, or anything with ``loaders`` of them (gradient accumulation).
+    """
+    parts = []
+    for part in getattr(loader, "loaders", [loader]):
+        counts = getattr(part, "redraw_counts", None)
+        if counts is not None:
+            parts.append((part, counts.copy()))
+            counts[:] = 0
+    if not parts:
+        return ""
+    return redraw_summary([ds.name for ds in parts[0][0].dataset.datasets], sum(c for _, c in parts))
 
 
 def _worker_init(_: int) -> None:

@@ -33,7 +33,26 @@ from lib.data.processing import StarkProcessing
 logger = logging.getLogger(__name__)
 
 MODES = ("causal", "trident", "trident_pro")
+# why a draw was thrown away; every sample carries ``redraws`` (datasets x reasons) counts of its own draws
+REDRAW_REASONS = ("box outside image", "unusable crop", "no usable frame ids", "unreadable frame")
 _MAX_ID_DRAWS = 200  # frame-id draws per sequence before the draw counts as one failed sample
+
+
+def _outside(frame: np.ndarray, box: np.ndarray) -> bool:
+    """True when the annotated box ``x, y, w, h`` does not overlap the frame at all."""
+    h, w = frame.shape[:2]
+    x, y, bw, bh = (float(v) for v in box)
+    return x >= w or y >= h or x + bw <= 0 or y + bh <= 0
+
+
+def redraw_summary(names: Sequence[str], counts: np.ndarray) -> str:
+    """``GOT10K_all: 3 (box outside image 2, unusable crop 1)`` for every dataset with redrawn samples."""
+    parts = []
+    for name, row in zip(names, np.asarray(counts).reshape(len(names), len(REDRAW_REASONS))):
+        if row.sum():
+            reasons = ", ".join(f"{reason} {int(n)}" for reason, n in zip(REDRAW_REASONS, row) if n)
+            parts.append(f"{name}: {int(row.sum())} ({reasons})")
+    return "; ".join(parts)
 
 
 @dataclass
@@ -217,13 +236,15 @@ class TrackingSampler(Dataset):
         frames = self._load(d2, s2, ids, loaded)
         return frames, [other.boxes[ids[0]]], (d2, s2, ids)
 
-    def _attempt(self, rng: np.random.Generator) -> tuple[tuple[int, int], Optional[dict]]:
+    def _attempt(self, rng: np.random.Generator) -> tuple[tuple[int, int], Optional[dict], str]:
+        """``((dataset, sequence), sample or None, reason of a None)``."""
         d, s = self._pick(rng)
+        self._drawing = d  # the dataset an unreadable frame is counted against
         ds = self.datasets[d]
         seq = ds.sequence(s)
         drawn = self._frame_ids(ds, seq.visible, rng)
         if drawn is None:
-            return (d, s), None
+            return (d, s), None, REDRAW_REASONS[2]
         template_ids, search_ids = drawn
         loaded: dict = {}
         templates = self._load(d, s, template_ids, loaded)
@@ -234,7 +255,7 @@ class TrackingSampler(Dataset):
             label = 0.0
             negative = self._negative_search(d, s, seq.visible, rng, loaded)
             if negative is None:
-                return (d, s), None
+                return (d, s), None, REDRAW_REASONS[2]
             searches, search_boxes, search_source = negative
         else:
             label = 1.0 if self.opts.train_cls else None
@@ -242,7 +263,9 @@ class TrackingSampler(Dataset):
             search_boxes = [seq.boxes[i] for i in search_ids]
         sample = self.processing(templates, template_boxes, searches, search_boxes, rng)
         if sample is None:
-            return (d, s), None
+            frames, boxes = templates + searches, template_boxes + search_boxes
+            outside = any(_outside(frame, box) for frame, box in zip(frames, boxes))
+            return (d, s), None, REDRAW_REASONS[0 if outside else 1]
         if label is not None:
             sample["label"] = torch.tensor(label, dtype=torch.float32)
         if self.opts.return_meta:
@@ -255,23 +278,27 @@ class TrackingSampler(Dataset):
                 "search_sequence": self.datasets[sd].sequence(ss).name,
                 "search_ids": torch.tensor(sids),
             }
-        return (d, s), sample
+        return (d, s), sample, ""
 
     def __getitem__(self, key) -> dict:
         epoch, index = key if isinstance(key, tuple) else (self.epoch, key)
         rng = np.random.default_rng([self.seed, int(epoch), int(index)])
         failed: Counter = Counter()
+        redraws = np.zeros((len(self.datasets), len(REDRAW_REASONS)), dtype=np.int64)
         for _ in range(self.opts.max_redraws + 1):
             try:
-                where, sample = self._attempt(rng)
+                where, sample, reason = self._attempt(rng)
             except FrameReadError as exc:
                 self.frame_errors += 1
                 logger.warning("skipping unreadable frame (%d so far in this process): %s", self.frame_errors, exc)
                 failed[str(exc).split(": ")[0]] += 1
+                redraws[self._drawing, REDRAW_REASONS.index("unreadable frame")] += 1
                 continue
             if sample is not None:
+                sample["redraws"] = torch.from_numpy(redraws)
                 return sample
             d, s = where
+            redraws[d, REDRAW_REASONS.index(reason)] += 1
             failed[f"{self.datasets[d].name}/{self.datasets[d].sequence(s).name}"] += 1
         worst, count = failed.most_common(1)[0]
         raise SamplingError(

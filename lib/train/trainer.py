@@ -29,6 +29,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
+from lib.data.loader import take_redraw_summary
 from lib.models.checkpoint import check_state_matches, net_type_of
 from lib.train.checkpointing import (
     CheckpointManager,
@@ -345,6 +346,10 @@ class Trainer:
             bar.close()
         elapsed = time.perf_counter() - epoch_start
         epoch_means = means.means()
+        redrawn = take_redraw_summary(self.train_loader)
+        if redrawn:  # silent data problems (boxes outside the image, unreadable frames) made visible
+            logger.info("epoch %d: samples redrawn (this rank): %s", epoch, redrawn)
+            self.metrics.record("redraws", epoch=epoch, rank=self.ctx.rank, summary=redrawn)
         if self.ctx.is_main:
             lrs = {group.get("name", f"group{i}"): group["lr"] for i, group in enumerate(self.optimizer.param_groups)}
             speed = {
