@@ -4,8 +4,8 @@
     python tracking/train.py --script stark_st2 --config baseline --save_dir . --mode multiple --nproc_per_node 8 \
         --script_prv stark_st1 --config_prv baseline
 
-``--mode multiple`` starts ``torchrun`` (``python -m torch.distributed.run``) on this script with
-``--mode single`` and returns its exit code; the script also runs when started by ``torchrun``
+``--mode multiple`` runs ``torchrun`` (``torch.distributed.run``) on this script with ``--mode single``
+and returns the ranks' exit code; the script also runs when started by ``torchrun``
 directly (multi-node: use torchrun's own flags) and as one plain process on CPU.
 Exit codes (the same under ``--mode multiple``: each rank records why it stopped and the launcher
 returns that code instead of torchrun's 1):
@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -101,18 +100,27 @@ def launch_multiple(argv: list[str], nproc: int) -> int:
         if arg.startswith(("--mode=", "--nproc_per_node=")):
             continue
         rest.append(arg)
-    command = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        f"--nproc_per_node={nproc}",
-        str(Path(__file__).resolve()),
-    ]
-    command += rest + ["--mode", "single"]
+    torchrun_args = [f"--nproc_per_node={nproc}", str(Path(__file__).resolve()), *rest, "--mode", "single"]
     with tempfile.TemporaryDirectory(prefix="stark_exit_") as folder:
         exit_file = Path(folder) / "code"
-        env = {**os.environ, EXIT_FILE_ENV: str(exit_file)}
-        return children_exit_code(subprocess.run(command, check=False, env=env).returncode, exit_file)
+        return children_exit_code(run_torchrun(torchrun_args, exit_file), exit_file)
+
+
+def run_torchrun(torchrun_args: list[str], exit_file: Path) -> int:
+    """``python -m torch.distributed.run ARGS`` in this process; its exit code, without the traceback
+    torchrun prints for a failed child (each rank has already said why it stopped, in one line)."""
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.run import get_args_parser, run
+
+    os.environ[EXIT_FILE_ENV] = str(exit_file)
+    try:
+        run(get_args_parser().parse_args(torchrun_args))
+    except ChildFailedError as err:
+        failure = err.get_first_failure()[1]
+        return failure.exitcode if failure.exitcode > 0 else 1
+    finally:
+        os.environ.pop(EXIT_FILE_ENV, None)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -124,13 +124,13 @@ def test_mode_multiple_runs_torchrun_and_returns_its_exit_code(monkeypatch, reco
     entry = _load_entry()
     seen = {}
 
-    def fake_run(command, check, env):
-        seen["command"] = command
+    def fake_torchrun(torchrun_args, exit_file):
+        seen["command"] = torchrun_args
         for rank, code in recorded.items():  # what record_exit_code does in each rank
-            Path(f"{env[entry.EXIT_FILE_ENV]}.{rank}").write_text(code)
-        return subprocess.CompletedProcess(command, 7)
+            Path(f"{exit_file}.{rank}").write_text(code)
+        return 7
 
-    monkeypatch.setattr(entry.subprocess, "run", fake_run)
+    monkeypatch.setattr(entry, "run_torchrun", fake_torchrun)
     monkeypatch.delenv("LOCAL_RANK", raising=False)
     code = entry.main(
         [
@@ -150,9 +150,9 @@ def test_mode_multiple_runs_torchrun_and_returns_its_exit_code(monkeypatch, reco
     )
     assert code == expected
     command = seen["command"]
-    assert command[:4] == [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=8"]
-    assert Path(command[4]) == TRAIN_PY
-    assert command[5:] == [
+    assert command[0] == "--nproc_per_node=8"  # torchrun's arguments
+    assert Path(command[1]) == TRAIN_PY
+    assert command[2:] == [
         "--script",
         "stark_st1",
         "--config",
