@@ -101,7 +101,7 @@ def hostile_checkpoint(work: Path, _monkeypatch) -> None:
 def hostile_stage1_run(work: Path, _monkeypatch) -> None:
     folder = work / "checkpoints/train/stark_st1/baseline"
     folder.mkdir(parents=True)
-    write_hostile_checkpoint(folder / "STARKST_ep0001.pth.tar", _state(work), work / MARKER, "legacy", "inside_net")
+    write_hostile_checkpoint(folder / "STARKST_ep0001.pth.tar", _state(work), work / MARKER, "legacy", "legacy_header")
 
 
 def hostile_latest_checkpoint(work: Path, _monkeypatch) -> None:
