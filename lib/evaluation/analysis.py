@@ -46,7 +46,12 @@ from lib.utils.io import atomic_write_text
 logger = logging.getLogger(__name__)
 
 CONVENTIONS = ("pytracking", "got10k", "trackingnet", "lasot_matlab")
-DEFAULT_CONVENTION = {"lasot": "pytracking", "lasot_all": "pytracking", "got10k_val": "got10k", "trackingnet": "trackingnet"}
+DEFAULT_CONVENTION = {
+    "lasot": "pytracking",
+    "lasot_all": "pytracking",
+    "got10k_val": "got10k",
+    "trackingnet": "trackingnet",
+}
 
 CONVENTION_NOTES = {
     "pytracking": "pytracking/STARK convention: frame 0 := GT, inclusive-pixel IoU, 21 thresholds '>', "

@@ -169,7 +169,11 @@ def claim_results_folder(folder: str | Path, provenance: dict[str, Any], overwri
             old = {}
     if finished and (old is None or _identity(old) != _identity(provenance)):
         if not overwrite:
-            why = "have no provenance record" if old is None else f"were made with {_provenance_difference(old, provenance)}"
+            why = (
+                "have no provenance record"
+                if old is None
+                else f"were made with {_provenance_difference(old, provenance)}"
+            )
             raise ResultsError(
                 f"{folder}: its {len(finished)} finished sequence(s) {why}; refusing to mix results: use --runid N "
                 "for a separate results folder or --overwrite to replace them"
@@ -217,7 +221,9 @@ def read_times(path: str | Path) -> np.ndarray:
 
 def _check_per_frame(path: Path, values: np.ndarray, num_frames: int) -> np.ndarray:
     if values.shape[0] != num_frames:
-        raise ResultsError(f"{path}: malformed result file: {values.shape[0]} lines for a sequence of {num_frames} frames")
+        raise ResultsError(
+            f"{path}: malformed result file: {values.shape[0]} lines for a sequence of {num_frames} frames"
+        )
     bad = ~np.isfinite(values.reshape(values.shape[0], -1)).all(axis=1)
     if bad.any():
         raise ResultsError(f"{path}: malformed result file: non-finite value on line {int(np.argmax(bad)) + 1}")

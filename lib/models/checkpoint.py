@@ -132,7 +132,9 @@ def read_checkpoint(path: str | Path) -> Any:
     except Exception as exc:  # noqa: BLE001
         first_error = exc
     if not isinstance(first_error, pickle.UnpicklingError):
-        raise CheckpointError(f"{path}: cannot read checkpoint, truncated or not a PyTorch file ({_first_line(first_error)})")
+        raise CheckpointError(
+            f"{path}: cannot read checkpoint, truncated or not a PyTorch file ({_first_line(first_error)})"
+        ) from None
     LOGGER.debug("%s holds non-tensor objects; reading it with the restricted unpickler", path)
     try:
         return torch.load(path, map_location="cpu", weights_only=False, pickle_module=_RESTRICTED_PICKLE)

@@ -73,7 +73,9 @@ def _atomic_write(path: Path, write: Callable[[Any], None], mode: str) -> None:
         os.replace(tmp, path)
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
-        raise WriteError(exc.errno, f"{path}: cannot write ({exc.strerror or exc}); the previous file is unchanged") from None
+        raise WriteError(
+            exc.errno, f"{path}: cannot write ({exc.strerror or exc}); the previous file is unchanged"
+        ) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -53,7 +53,9 @@ def test_missing_and_short_sequences_are_named(tmp_path):
     with pytest.raises(packers.PackingError, match="sequence B: result file .* is missing"):
         packers.pack_trackingnet(tmp_path / "r", counts, tmp_path / "x.zip")
     write_sequence_result(tmp_path / "r", "B", np.ones((1, 4)), times=[0.1])
-    with pytest.raises(packers.PackingError, match="sequence B: .*B.txt: malformed result file: 1 lines for a sequence of 2 frames"):
+    with pytest.raises(
+        packers.PackingError, match="sequence B: .*B.txt: malformed result file: 1 lines for a sequence of 2 frames"
+    ):
         packers.pack_got10k(tmp_path / "r", counts, tmp_path / "x.zip")
     assert not (tmp_path / "x.zip").exists()
 

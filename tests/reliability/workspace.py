@@ -116,7 +116,9 @@ def bad_checkpoints(work: Path, _monkeypatch) -> None:
 
 
 def drop_provenance(work: Path, _monkeypatch) -> None:
-    (results_folder(work / "test" / "tracking_results", "stark_s", "baseline", "got10k_val") / "provenance.json").unlink()
+    (
+        results_folder(work / "test" / "tracking_results", "stark_s", "baseline", "got10k_val") / "provenance.json"
+    ).unlink()
 
 
 def _rewrite_result(work: Path, dataset: str, edit: Callable[[np.ndarray], np.ndarray]) -> None:
