@@ -38,7 +38,7 @@ def _expand(argv: list[str], work: Path, settings: Path) -> list[str]:
 
 
 def test_every_case_has_the_fields():
-    assert len(CASES) >= 30
+    assert len(CASES) >= 40
     for case in CASES:
         assert set(case) <= {"id", "prepare", "command", "exit", "message", "may_change"}, case["id"]
         assert all(step in PREPARE for step in case.get("prepare", [])), case["id"]

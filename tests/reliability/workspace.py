@@ -108,6 +108,11 @@ def hostile_latest_checkpoint(work: Path, _monkeypatch) -> None:
     write_hostile_checkpoint(work / RUN_DIR / "STARKS_ep0001.pth.tar", _state(work), work / MARKER, "zip", "top_level")
 
 
+def truncate_run_checkpoint(work: Path, _monkeypatch) -> None:
+    path = work / RUN_DIR / "STARKS_ep0001.pth.tar"
+    path.write_bytes(path.read_bytes()[:1000])
+
+
 def bad_checkpoints(work: Path, _monkeypatch) -> None:
     (work / "empty.pth.tar").write_bytes(b"")
     (work / "text.pth.tar").write_text("this is not a checkpoint\n")
@@ -169,7 +174,18 @@ def blocked_save_dir(work: Path, _monkeypatch) -> None:
 
 PREPARE = {
     f.__name__: f
-    for f in (hostile_checkpoint, hostile_stage1_run, hostile_latest_checkpoint, bad_checkpoints, drop_provenance,
-              nan_result, short_result, nan_test_result, disk_full_on_checkpoint_write, unreadable_frames,
-              blocked_save_dir)
-}  # fmt: skip
+    for f in (
+        hostile_checkpoint,
+        hostile_stage1_run,
+        hostile_latest_checkpoint,
+        truncate_run_checkpoint,
+        bad_checkpoints,
+        drop_provenance,
+        nan_result,
+        short_result,
+        nan_test_result,
+        disk_full_on_checkpoint_write,
+        unreadable_frames,
+        blocked_save_dir,
+    )
+}
