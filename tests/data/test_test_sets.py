@@ -161,14 +161,20 @@ def test_nan_row_is_absent_on_uav123_and_an_error_elsewhere(copy, caplog):
 
 
 def test_make_synthetic_dataset_cli_writes_test_layouts(tmp_path):
-    from lib.data.synthetic import generate_dataset
-
     entry = runpy.run_path(str(PROJECT_ROOT / "scripts" / "make_synthetic_dataset.py"), run_name="make_synthetic")
     small = ["--width", "64", "--height", "48", "--sequences", "2", "--frames", "4"]
     assert entry["main"](["--format", "tnl2k", "--out", str(tmp_path / "tnl2k"), *small]) == 0
     assert [s.name for s in test_sets.load_sequences("tnl2k", FolderSource(tmp_path / "tnl2k"))] == ["synth_1", "synth_2"]
-    generate_dataset("lasot", tmp_path / "lasot", 3, 2, seed=0, width=64, height=48)
+    lasot = ["--format", "lasot", "--out", str(tmp_path / "lasot"), "--width", "64", "--height", "48"]
+    assert entry["main"]([*lasot, "--sequences", "3", "--frames", "2"]) == 0
     assert entry["main"](["--format", "lasot_attributes", "--out", str(tmp_path / "lasot")]) == 0
     files = sorted((tmp_path / "lasot" / "annos" / "att").glob("*.txt"))
     assert [f.stem for f in files] == ["airplane-1", "basketball-1", "bear-1"]
     assert all(len(f.read_text().strip().split(",")) == 14 for f in files)
+    # attributes are only added to a set the generator wrote, never to a real LaSOT root
+    real = tmp_path / "real_lasot"
+    shutil.copytree(tmp_path / "lasot", real)
+    (real / ".stark_synthetic.json").unlink()
+    shutil.rmtree(real / "annos")
+    assert entry["main"](["--format", "lasot_attributes", "--out", str(real)]) == 2
+    assert not (real / "annos").exists()
