@@ -167,10 +167,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _fail(code: int, err: Exception) -> int:
-    # an error raised in a DataLoader worker arrives with the worker's traceback in its message:
-    # its last line is the original one-line message
-    lines = str(err).strip().splitlines() or [type(err).__name__]
-    message = lines[-1].split(f"{type(err).__name__}: ", 1)[-1] if len(lines) > 1 else lines[0]
+    message = str(err).strip() or type(err).__name__
+    if message.startswith("Caught ") and "Original Traceback" in message:
+        # raised in a DataLoader worker: the message carries the worker's traceback, whose last line
+        # is the original one-line message
+        message = message.splitlines()[-1].split(f"{type(err).__name__}: ", 1)[-1]
     logger.error("%s", message)
     print(f"error: {message}", file=sys.stderr)
     return record_exit_code(code)
