@@ -64,10 +64,15 @@ class LocalSettings:
     tnl2k_dir: str = ""
     lasot_extension_dir: str = ""
     avist_dir: str = ""
+    # parsed dataset annotations, memory-mapped by every rank and worker (default <save_dir>/checkpoints/index_cache)
+    index_cache_dir: str = ""
 
     def __post_init__(self) -> None:
+        if not self.index_cache_dir:
+            # beside the checkpoints: dataset folders are often read-only
+            self.index_cache_dir = str(Path(self.save_dir) / "checkpoints" / "index_cache")
         for f in dataclasses.fields(self):
-            if f.name.endswith("_dir") and f.name not in ("workspace_dir", "save_dir", "data_dir"):
+            if f.name.endswith("_dir") and f.name not in ("workspace_dir", "save_dir", "data_dir", "index_cache_dir"):
                 if not getattr(self, f.name):
                     setattr(self, f.name, str(Path(self.data_dir) / f.name[: -len("_dir")]))
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Union
+from typing import Optional, Union
 
 import cv2
 import numpy as np
@@ -51,6 +51,13 @@ class ImageSource:
         """A human-readable location of ``key`` for error messages."""
         return f"{self.root}/{key}" if key else self.root
 
+    def stat(self, key: str) -> Optional[tuple[int, int]]:
+        """``(size, mtime_ns)`` of the file ``key`` (what the index cache is keyed by); None if absent."""
+        try:
+            return len(self.read_bytes(key)), 0
+        except FileNotFoundError:
+            return None
+
     def read_text(self, key: str) -> str:
         return self.read_bytes(key).decode("utf-8")
 
@@ -83,6 +90,13 @@ class FolderSource(ImageSource):
 
     def exists(self, key: str) -> bool:
         return os.path.exists(self._path(key))
+
+    def stat(self, key: str) -> Optional[tuple[int, int]]:
+        try:
+            info = os.stat(self._path(key))
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        return info.st_size, info.st_mtime_ns
 
     def list(self, prefix: str = "") -> list[str]:
         path = self._path(prefix)
@@ -132,6 +146,13 @@ class LmdbSource(ImageSource):
         if value is None:
             raise FileNotFoundError(self.describe(key))
         return value
+
+    def stat(self, key: str) -> Optional[tuple[int, int]]:
+        # values do not carry times: the database file's mtime stands for all of them
+        with self._environment().begin(write=False, buffers=True) as txn:
+            value = txn.get(key.encode("utf-8"))
+            size = None if value is None else len(value)
+        return None if size is None else (size, os.stat(os.path.join(self.root, "data.mdb")).st_mtime_ns)
 
     def exists(self, key: str) -> bool:
         with self._environment().begin(write=False) as txn:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from pathlib import Path
+from typing import Callable, Optional
 
 from lib.config.local import LocalSettings
 from lib.data import test_sets
@@ -11,21 +12,21 @@ from lib.data.errors import DatasetError
 from lib.data.image_source import ImageSource, make_source
 from lib.data.sequence import TestSequence
 
-# name -> (settings key of the root, constructor taking (source, cache_frames, coco_min_size))
-_Factory = Callable[[ImageSource, bool, float], TrackingDataset]
+# name -> (settings key of the root, constructor taking (source, cache_frames, coco_min_size, index_cache))
+_Factory = Callable[[ImageSource, bool, float, Optional[Path]], TrackingDataset]
 _TRAIN: dict[str, tuple[str, _Factory]] = {
-    "LASOT": ("lasot", lambda s, c, m: Lasot(s, "train", c, name="LASOT")),
-    "LASOT_all": ("lasot", lambda s, c, m: Lasot(s, "all", c, name="LASOT_all")),
-    "GOT10K_vottrain": ("got10k", lambda s, c, m: Got10k(s, "train", "vottrain", c, name="GOT10K_vottrain")),
-    "GOT10K_votval": ("got10k", lambda s, c, m: Got10k(s, "train", "votval", c, name="GOT10K_votval")),
-    "GOT10K_train_full": ("got10k", lambda s, c, m: Got10k(s, "train", "train_full", c, name="GOT10K_train_full")),
-    "GOT10K_train": ("got10k", lambda s, c, m: Got10k(s, "train", "train", c, name="GOT10K_train")),
-    "GOT10K_val": ("got10k", lambda s, c, m: Got10k(s, "train", "val", c, name="GOT10K_val")),
-    "GOT10K_official_val": ("got10k", lambda s, c, m: Got10k(s, "val", "all", c, name="GOT10K_official_val")),
-    "GOT10K_all": ("got10k", lambda s, c, m: Got10k(s, "train", "all", c, name="GOT10K_all")),
-    "COCO17": ("coco", lambda s, c, m: Coco(s, min_size=m, cache_frames=c, name="COCO17")),
-    "TRACKINGNET": ("trackingnet", lambda s, c, m: TrackingNet(s, cache_frames=c, name="TRACKINGNET")),
-    "TRACKINGNET_all": ("trackingnet", lambda s, c, m: TrackingNet(s, "present", c, name="TRACKINGNET_all")),
+    "LASOT": ("lasot", lambda s, c, m, i: Lasot(s, "train", c, name="LASOT", index_cache=i)),
+    "LASOT_all": ("lasot", lambda s, c, m, i: Lasot(s, "all", c, name="LASOT_all", index_cache=i)),
+    "GOT10K_vottrain": ("got10k", lambda s, c, m, i: Got10k(s, "train", "vottrain", c, "GOT10K_vottrain", i)),
+    "GOT10K_votval": ("got10k", lambda s, c, m, i: Got10k(s, "train", "votval", c, "GOT10K_votval", i)),
+    "GOT10K_train_full": ("got10k", lambda s, c, m, i: Got10k(s, "train", "train_full", c, "GOT10K_train_full", i)),
+    "GOT10K_train": ("got10k", lambda s, c, m, i: Got10k(s, "train", "train", c, "GOT10K_train", i)),
+    "GOT10K_val": ("got10k", lambda s, c, m, i: Got10k(s, "train", "val", c, "GOT10K_val", i)),
+    "GOT10K_official_val": ("got10k", lambda s, c, m, i: Got10k(s, "val", "all", c, "GOT10K_official_val", i)),
+    "GOT10K_all": ("got10k", lambda s, c, m, i: Got10k(s, "train", "all", c, "GOT10K_all", i)),
+    "COCO17": ("coco", lambda s, c, m, i: Coco(s, min_size=m, cache_frames=c, name="COCO17", index_cache=i)),
+    "TRACKINGNET": ("trackingnet", lambda s, c, m, i: TrackingNet(s, cache_frames=c, name="TRACKINGNET", index_cache=i)),
+    "TRACKINGNET_all": ("trackingnet", lambda s, c, m, i: TrackingNet(s, "present", c, "TRACKINGNET_all", i)),
 }
 
 # test-time benchmarks -> (root key, constructor taking the source)
@@ -60,10 +61,14 @@ def build_dataset(
     cache_frames: bool = False,
     coco_min_size: float = 50.0,
 ) -> TrackingDataset:
-    """A training dataset by config name (``LASOT``, ``GOT10K_vottrain``, ``GOT10K_all``, ``COCO17``, ...)."""
+    """A training dataset by config name (``LASOT``, ``GOT10K_vottrain``, ``GOT10K_all``, ``COCO17``, ...).
+
+    Its index comes from the index cache in ``settings.index_cache_dir`` (built there on first use).
+    """
     name = canonical_name(name)
     root_key, factory = _TRAIN[name]
-    return factory(dataset_source(settings, root_key, use_lmdb), cache_frames, coco_min_size)
+    source = dataset_source(settings, root_key, use_lmdb)
+    return factory(source, cache_frames, coco_min_size, Path(settings.index_cache_dir))
 
 
 def benchmark_names() -> list[str]:

@@ -133,19 +133,19 @@ class TrackingSampler(Dataset):
         self.eligible = []
         for ds in self.datasets:
             if ds.is_video:
-                ok = [i for i, s in enumerate(ds.sequences) if len(s) >= options.min_length and s.visible.sum() > need]
+                ok = np.flatnonzero((ds.lengths >= options.min_length) & (ds.visible_counts > need))
             else:
-                ok = list(range(len(ds)))
+                ok = np.arange(len(ds))
             if len(ok) < len(ds):
                 logger.info(
                     "%s: %d of %d sequences too short (< %d frames) or with <= %d visible frames; not sampled",
                     ds.name, len(ds) - len(ok), len(ds), options.min_length, need,
                 )  # fmt: skip
-            if not ok:
+            if len(ok) == 0:
                 raise DatasetError(
                     f"{ds.name}: no sequence has >= {options.min_length} frames and > {need} visible frames"
                 )
-            self.eligible.append(np.asarray(ok))
+            self.eligible.append(ok)
 
     def __len__(self) -> int:
         return self.samples_per_epoch

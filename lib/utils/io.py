@@ -90,6 +90,11 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     _atomic_write(path, lambda handle: handle.write(data), "wb")
 
 
+def atomic_write_stream(path: Path, write: Callable[[Any], None]) -> None:
+    """Call ``write(binary_handle)`` on a temporary file in the same folder, then rename it to ``path``."""
+    _atomic_write(path, write, "wb")
+
+
 def atomic_torch_save(obj: Any, path: Path) -> None:
     """``torch.save`` through a temporary file and a rename.
 

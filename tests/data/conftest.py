@@ -41,3 +41,9 @@ def tiny_config(**data) -> Config:
     for key, value in data.items():
         setattr(cfg.data, key, value)
     return cfg
+
+
+@pytest.fixture(autouse=True)
+def _work_in_tmp(tmp_path, monkeypatch):
+    """Settings built without save_dir put the index cache under ./checkpoints: keep that out of the checkout."""
+    monkeypatch.chdir(tmp_path)

@@ -2,21 +2,29 @@
 
 A dataset is a list of sequences; sequence ``i`` has per-frame boxes, a visibility vector and frame
 keys in its image source. Image datasets (COCO) are one-frame sequences with ``is_video = False``.
-Annotations are read once at construction; sequences with no frames or no visible frame are
-excluded there with a logged count.
+Annotations are read once at construction into a compact index (:mod:`lib.data.index`: flat numpy
+arrays, frame keys derived from each reader's naming rule, no Python object per frame), cached on disk
+when an index cache folder is given; sequences with no frames or no visible frame are excluded there
+with a logged count.
 """
 
 from __future__ import annotations
 
+import io
 import logging
+import os
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Optional
+from pathlib import Path
+from typing import Callable, Optional, Union
 
 import numpy as np
 
 from lib.data.errors import DatasetError
 from lib.data.image_source import ImageSource
+from lib.data.index import ParsedSequence, SequenceIndex
+from lib.data.index_cache import cache_key, load_or_build
 from lib.data.sequence import TestSequence
 
 logger = logging.getLogger(__name__)
@@ -26,11 +34,11 @@ DEFAULT_CACHE_BYTES = 1 << 30  # per process: decoded-frame cache budget when ca
 
 @dataclass
 class SequenceData:
-    """Annotations of one training sequence.
+    """Annotations of one training sequence (views into the dataset's index; nothing is copied).
 
     Attributes:
         name: sequence name.
-        frames: (N,) frame keys relative to the source root.
+        frames: (N,) frame keys relative to the source root (derived on access from the naming rule).
         boxes: (N, 4) float64 ``x, y, w, h``.
         visible: (N,) bool, the official visibility (dataset-specific rules, always including w, h > 0).
         flag_visible: (N,) bool, the benchmark's own visibility flags alone (LaSOT ``~full_occlusion &
@@ -39,7 +47,7 @@ class SequenceData:
     """
 
     name: str
-    frames: list[str]
+    frames: Sequence[str]
     boxes: np.ndarray
     visible: np.ndarray
     flag_visible: Optional[np.ndarray] = None
@@ -49,11 +57,64 @@ class SequenceData:
         return len(self.frames)
 
 
+class FrameKeys(Sequence):
+    """The frame keys of one sequence, made by the dataset's naming rule when read (none are stored)."""
+
+    def __init__(self, dataset: "TrackingDataset", seq_index: int, length: int):
+        self.dataset, self.seq_index, self.length = dataset, seq_index, length
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, frame: Union[int, slice]):
+        if isinstance(frame, slice):
+            return [self[i] for i in range(*frame.indices(self.length))]
+        if frame < 0:
+            frame += self.length
+        if not 0 <= frame < self.length:
+            raise IndexError(f"frame {frame} of {self.length}")
+        return self.dataset.frame_key(self.seq_index, frame)
+
+
+class _SequenceList(Sequence):
+    """``dataset.sequences``: a read-only list of :class:`SequenceData` views, made on access."""
+
+    def __init__(self, dataset: "TrackingDataset"):
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: Union[int, slice]):
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(f"sequence {index} of {len(self)}")
+        return self.dataset.sequence(index)
+
+
 def parse_boxes(text: str, where: str) -> np.ndarray:
     """Box file text (one ``x,y,w,h`` per line; commas, tabs or spaces) -> (N, 4) float64.
 
     Raises :class:`DatasetError` naming ``where`` and the 1-based line of the first malformed line.
     """
+    body = text.rstrip()
+    if not body:
+        return np.zeros((0, 4), dtype=np.float64)
+    # fast path for the official comma-separated files (numpy's C parser, one row per line or it fails)
+    try:
+        boxes = np.loadtxt(io.StringIO(body), delimiter=",", dtype=np.float64, ndmin=2, comments=None)
+        if boxes.shape == (body.count("\n") + 1, 4):
+            return boxes
+    except ValueError:
+        pass
+    return _parse_box_lines(text, where)
+
+
+def _parse_box_lines(text: str, where: str) -> np.ndarray:
+    """Line by line: any of comma, tab or space between numbers; the error names the first bad line."""
     lines = text.splitlines()
     while lines and not lines[-1].strip():
         lines.pop()
@@ -87,12 +148,25 @@ def parse_flags(text: str, where: str, length: int) -> np.ndarray:
     """Per-frame integer labels (one per line, or one comma-separated line) -> (length,) int64."""
     values = text.replace(",", " ").split()
     try:
-        flags = np.array([int(float(v)) for v in values], dtype=np.int64)
+        numbers = np.array(values, dtype=np.float64)
+        if not np.isfinite(numbers).all():
+            raise ValueError("a label is not a finite number")
     except ValueError as exc:
         raise DatasetError(f"{where}: expected integer labels ({exc})") from exc
+    flags = numbers.astype(np.int64)  # truncation toward zero, as int(float(v))
     if len(flags) != length:
         raise DatasetError(f"{where}: {len(flags)} labels for {length} frames")
     return flags
+
+
+def read_annotation(source: ImageSource, key: str) -> str:
+    """Text of an annotation file; one-line :class:`DatasetError` naming it when missing or unreadable."""
+    try:
+        return source.read_text(key)
+    except FileNotFoundError:
+        raise DatasetError(f"{source.describe(key)}: annotation file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DatasetError(f"{source.describe(key)}: cannot read annotation file ({exc})") from None
 
 
 def valid_boxes(boxes: np.ndarray) -> np.ndarray:
@@ -102,33 +176,71 @@ def valid_boxes(boxes: np.ndarray) -> np.ndarray:
 
 
 class TrackingDataset:
-    """Base of the benchmark readers: sequences, frame reading, optional decoded-frame cache.
+    """Base of the benchmark readers: the compact index, frame keys, frame reading, optional decoded-frame cache.
 
-    Subclasses fill ``self.sequences`` (list of :class:`SequenceData`) through :meth:`_set_sequences`.
+    Readers build ``self.index`` (:class:`~lib.data.index.SequenceIndex`) through :meth:`_load_index` and
+    override :meth:`frame_key` with their naming rule; :meth:`_set_sequences` takes ready-made
+    :class:`SequenceData` (explicit frame keys) for sources without a naming rule.
+
+    Args:
+        index_cache: folder of the index cache (``stark_local.yaml``'s ``index_cache_dir``); None = no cache.
     """
 
     name = "dataset"
     is_video = True
 
-    def __init__(self, source: ImageSource, cache_frames: bool = False, cache_bytes: int = DEFAULT_CACHE_BYTES):
+    def __init__(
+        self,
+        source: ImageSource,
+        cache_frames: bool = False,
+        cache_bytes: int = DEFAULT_CACHE_BYTES,
+        index_cache: Optional[Union[str, Path]] = None,
+    ):
         self.source = source
-        self.sequences: list[SequenceData] = []
+        self.index = SequenceIndex.from_sequences([], [])
+        self.index_cache = None if index_cache is None else Path(index_cache)
         self.cache_frames = cache_frames
         self.cache_bytes = cache_bytes
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_used = 0
+        self._frame_lists: Optional[list[Sequence[str]]] = None
+        self.index_origin = "given whole"
 
     # -- construction helpers --
-    def _set_sequences(self, sequences: list[SequenceData]) -> None:
-        kept = [s for s in sequences if len(s) > 0 and s.visible.any()]
-        dropped = len(sequences) - len(kept)
+    def _load_index(
+        self,
+        stats: list[tuple[str, Optional[tuple[int, int]]]],
+        build: Callable[[], list[SequenceIndex]],
+        cached: bool = True,
+        **identity,
+    ) -> None:
+        """Take the index from the cache (keyed by reader, source, root, the reader's ``identity`` options and
+        the annotation files' ``stats``) or ``build()`` it; ``cached=False`` (test splits) always builds.
+        Sets ``index_origin`` (where the index came from)."""
+        root = os.path.realpath(self.source.root) if os.path.exists(self.source.root) else self.source.root
+        identity = {"reader": type(self).__name__, "source": type(self.source).__name__, "root": root, **identity}
+        folder = self.index_cache if cached else None
+        index, self.index_origin = load_or_build(folder, self.name, identity, cache_key(identity, stats), build)
+        self._set_index(index, training=cached)
+
+    def _set_index(self, index: SequenceIndex, training: bool = True) -> None:
+        dropped, total = index.meta.get("dropped", 0), index.meta.get("total", len(index))
         if dropped:
-            logger.warning(
-                "%s: excluded %d of %d sequences with no frames or no visible frame", self.name, dropped, len(sequences)
-            )
-        if not kept:
-            raise DatasetError(f"{self.name} at {self.source.root}: no usable sequence (all {len(sequences)} excluded)")
-        self.sequences = kept
+            logger.warning("%s: excluded %d of %d sequences with no frames or no visible frame", self.name, dropped, total)
+        if training and not len(index):
+            raise DatasetError(f"{self.name} at {self.source.root}: no usable sequence (all {total} excluded)")
+        self.index = index
+
+    def _set_sequences(self, sequences: list[SequenceData]) -> None:
+        """Sequences given whole (frame keys included); unusable ones are excluded with a logged count."""
+        parsed = [ParsedSequence(s.boxes, s.visible, s.flag_visible, s.cover) for s in sequences]
+        keep = [p.usable() for p in parsed]
+        index = SequenceIndex.from_sequences(
+            [s.name for s, k in zip(sequences, keep) if k], [p for p, k in zip(parsed, keep) if k]
+        )
+        index.meta.update(dropped=len(sequences) - len(index), total=len(sequences))
+        self._frame_lists = [s.frames for s, k in zip(sequences, keep) if k]
+        self._set_index(index)
 
     def _missing_error(self, what: str, missing: list[str], total: int, hint: str) -> DatasetError:
         first = ", ".join(missing[:3])
@@ -139,21 +251,49 @@ class TrackingDataset:
 
     # -- what the sampler uses --
     def __len__(self) -> int:
-        return len(self.sequences)
+        return len(self.index)
 
     @property
     def num_frames(self) -> int:
-        return sum(len(s) for s in self.sequences)
+        return self.index.num_frames
+
+    @property
+    def lengths(self) -> np.ndarray:
+        """(S,) frames per sequence."""
+        return self.index.lengths
+
+    @property
+    def visible_counts(self) -> np.ndarray:
+        """(S,) visible frames per sequence."""
+        return self.index.visible_counts
+
+    @property
+    def sequences(self) -> Sequence[SequenceData]:
+        return _SequenceList(self)
 
     def sequence(self, index: int) -> SequenceData:
-        return self.sequences[index]
+        """Views of sequence ``index``'s annotations (cheap; made on each call)."""
+        ix = self.index
+        span = ix.span(index)
+        return SequenceData(
+            ix.name(index),
+            FrameKeys(self, index, span.stop - span.start),
+            ix.boxes[span],
+            ix.visible[span],
+            None if ix.flag_visible is None else ix.flag_visible[span],
+            ix.sequence_cover(index),
+        )
+
+    def frame_key(self, seq_index: int, frame: int) -> str:
+        """Key of frame ``frame`` of sequence ``seq_index`` in the source (readers: their naming rule)."""
+        return self._frame_lists[seq_index][frame]
 
     def frame_path(self, seq_index: int, frame: int) -> str:
-        return self.source.describe(self.sequences[seq_index].frames[frame])
+        return self.source.describe(self.frame_key(seq_index, frame))
 
     def read_frame(self, seq_index: int, frame: int) -> np.ndarray:
         """(H, W, 3) uint8 RGB; raises :class:`~lib.data.errors.FrameReadError` if missing or corrupt."""
-        key = self.sequences[seq_index].frames[frame]
+        key = self.frame_key(seq_index, frame)
         if not self.cache_frames:
             return self.source.read_image(key)
         image = self._cache.get(key)
@@ -178,6 +318,11 @@ class TrackingDataset:
 
     def describe(self) -> str:
         return f"{self.name}: {len(self)} sequences, {self.num_frames} frames ({self.source.root})"
+
+
+def stat_files(source: ImageSource, keys: list[str]) -> list[tuple[str, Optional[tuple[int, int]]]]:
+    """``(key, (size, mtime_ns) or None)`` per annotation file: the cache key and the missing-file check."""
+    return [(key, source.stat(key)) for key in keys]
 
 
 def read_required(source: ImageSource, key: str, layout: str) -> str:

@@ -9,26 +9,29 @@ The training splits (``vottrain``, ``votval``, ``train_full``, ``train``, ``val`
 
 from __future__ import annotations
 
-import re
-
 import logging
+import re
 from importlib import resources
+from pathlib import Path
 from typing import Optional
 
 import numpy as np
 
 from lib.data.datasets.base import (
-    pad_known_boxes,
-    SequenceData,
     TrackingDataset,
+    pad_known_boxes,
     parse_boxes,
     parse_flags,
+    read_annotation,
     read_optional,
     read_required,
+    stat_files,
     valid_boxes,
 )
 from lib.data.errors import DatasetError
 from lib.data.image_source import ImageSource
+from lib.data.index import ParsedSequence
+from lib.data.index_build import parse_sequences
 from lib.data.sequence import TestSequence
 
 logger = logging.getLogger(__name__)
@@ -52,14 +55,43 @@ def read_split_file(file_name: str) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 
+def _parse_sequence(source: ImageSource, item: tuple) -> ParsedSequence:
+    """Train/val sequence ``item = (name, folder)``: boxes, absence and cover labels (official visibility)."""
+    _, folder = item
+    boxes = parse_boxes(read_annotation(source, f"{folder}/groundtruth.txt"), source.describe(f"{folder}/groundtruth.txt"))
+    n = len(boxes)
+    flag_visible = np.ones(n, dtype=bool)
+    absence = read_optional(source, f"{folder}/absence.label")
+    if absence is not None:
+        flag_visible &= parse_flags(absence, source.describe(f"{folder}/absence.label"), n) == 0
+    cover_text = read_optional(source, f"{folder}/cover.label")
+    cover = None
+    if cover_text is not None:
+        cover = parse_flags(cover_text, source.describe(f"{folder}/cover.label"), n)
+        flag_visible &= cover > 0
+    return ParsedSequence(boxes, valid_boxes(boxes) & flag_visible, flag_visible, cover)
+
+
+def _parse_test_sequence(source: ImageSource, item: tuple) -> ParsedSequence:
+    """Test sequence: the first box, NaN after it, one row per ``%08d.jpg`` frame in the folder."""
+    _, folder = item
+    first = parse_boxes(read_annotation(source, f"{folder}/groundtruth.txt"), source.describe(f"{folder}/groundtruth.txt"))
+    listed = [f for f in source.list(folder) if f.endswith(".jpg")]
+    if listed != [f"{i:08d}.jpg" for i in range(1, len(listed) + 1)]:
+        raise DatasetError(f"{source.describe(folder)}: frames are not 00000001.jpg ... {len(listed):08d}.jpg")
+    boxes = pad_known_boxes(first, len(listed))
+    return ParsedSequence(boxes, valid_boxes(boxes))
+
+
 class Got10k(TrackingDataset):
-    """GOT-10k reader.
+    """GOT-10k reader; frame ``i`` of a sequence is ``<split>/<name>/%08d.jpg`` numbered from 1.
 
     Args:
         source: folder or lmdb source rooted at the GOT-10k root.
         split: folder ``train`` | ``val`` | ``test``.
         subset: for ``split="train"``: ``vottrain`` | ``votval`` | ``train_full`` | ``train`` | ``val`` (shipped
             index lists) or ``all`` (every sequence of ``train/list.txt``).
+        index_cache: index cache folder (train and val splits; the test split is read every time).
     """
 
     is_video = True
@@ -71,23 +103,30 @@ class Got10k(TrackingDataset):
         subset: str = "all",
         cache_frames: bool = False,
         name: Optional[str] = None,
+        index_cache: Optional[Path] = None,
     ):
-        super().__init__(source, cache_frames=cache_frames)
+        super().__init__(source, cache_frames=cache_frames, index_cache=index_cache)
         if split not in ("train", "val", "test"):
             raise DatasetError(f"GOT-10k split '{split}' unknown; valid: train, val, test")
         self.name = name or f"GOT10K_{split}" + (f"_{subset}" if split == "train" else "")
         self.split = split
         listed = [n.strip() for n in read_required(source, f"{split}/list.txt", LAYOUT).splitlines() if n.strip()]
         names = self._select(listed, subset) if split == "train" else listed
-        missing = [n for n in names if not source.exists(f"{split}/{n}/groundtruth.txt")]
+        files = ("groundtruth.txt",) if split == "test" else ("groundtruth.txt", "absence.label", "cover.label")
+        stats = stat_files(source, [f"{split}/{n}/{f}" for n in names for f in files])
+        missing = [n for n, (_, stat) in zip(names, stats[:: len(files)]) if stat is None]
         if missing:
             raise self._missing_error(
                 f"{split}/list.txt", missing, len(names), f"expected {split}/<name>/groundtruth.txt; layout: {LAYOUT}"
             )
-        if split == "test":
-            self.sequences = [self._read_test(n) for n in names]
-        else:
-            self._set_sequences([self._read(n) for n in names])
+        items = [(n, f"{split}/{n}") for n in names]
+        test = split == "test"
+        parse = _parse_test_sequence if test else _parse_sequence
+        build = lambda: parse_sequences(parse, source, items, self.name, keep_unusable=test)  # noqa: E731
+        self._load_index(stats, build, cached=not test, split=split, subset=subset)
+
+    def frame_key(self, seq_index: int, frame: int) -> str:
+        return f"{self.split}/{self.index.name(seq_index)}/{frame + 1:08d}.jpg"
 
     def _select(self, listed: list[str], subset: str) -> list[str]:
         if subset == "all":
@@ -105,38 +144,11 @@ class Got10k(TrackingDataset):
             )
         return [listed[i] for i in indices]
 
-    def _read(self, name: str) -> SequenceData:
-        folder = f"{self.split}/{name}"
-        boxes = parse_boxes(
-            self.source.read_text(f"{folder}/groundtruth.txt"), self.source.describe(f"{folder}/groundtruth.txt")
-        )
-        n = len(boxes)
-        flag_visible = np.ones(n, dtype=bool)
-        absence = read_optional(self.source, f"{folder}/absence.label")
-        if absence is not None:
-            flag_visible &= parse_flags(absence, self.source.describe(f"{folder}/absence.label"), n) == 0
-        cover_text = read_optional(self.source, f"{folder}/cover.label")
-        cover = None
-        if cover_text is not None:
-            cover = parse_flags(cover_text, self.source.describe(f"{folder}/cover.label"), n)
-            flag_visible &= cover > 0
-        frames = [f"{folder}/{i:08d}.jpg" for i in range(1, n + 1)]
-        return SequenceData(name, frames, boxes, valid_boxes(boxes) & flag_visible, flag_visible, cover)
-
     def _resolution(self, name: str) -> Optional[tuple[int, int]]:
         """``(W, H)`` from ``meta_info.ini`` (GOT-10k toolkit clips boxes to it); None if absent."""
         text = read_optional(self.source, f"{self.split}/{name}/meta_info.ini")
         match = re.search(r"resolution\s*:\s*\(\s*(\d+)\s*,\s*(\d+)\s*\)", text or "")
         return (int(match.group(1)), int(match.group(2))) if match else None
-
-    def _read_test(self, name: str) -> SequenceData:
-        folder = f"{self.split}/{name}"
-        first = parse_boxes(
-            self.source.read_text(f"{folder}/groundtruth.txt"), self.source.describe(f"{folder}/groundtruth.txt")
-        )
-        frames = [f"{folder}/{f}" for f in self.source.list(folder) if f.endswith(".jpg")]
-        boxes = pad_known_boxes(first, len(frames))
-        return SequenceData(name, frames, boxes, valid_boxes(boxes))
 
     def test_sequences(self) -> list[TestSequence]:
         """GOT-10k val/test sequences (test: NaN ground truth after frame 0; no visibility)."""
@@ -144,9 +156,10 @@ class Got10k(TrackingDataset):
         out = []
         for s in self.sequences:
             visible = None if s.flag_visible is None else s.flag_visible.copy()
+            cover = None if s.cover is None else s.cover.copy()
             out.append(
                 TestSequence(
-                    s.name, dataset, list(s.frames), s.boxes.copy(), self.source, visible, s.cover, self._resolution(s.name)
+                    s.name, dataset, list(s.frames), s.boxes.copy(), self.source, visible, cover, self._resolution(s.name)
                 )
             )
         return out
