@@ -45,6 +45,7 @@ def parse_sequences(
     desc: str,
     keep_unusable: bool = False,
     workers: Optional[int] = None,
+    min_parallel: int = MIN_PARALLEL,
 ) -> list[SequenceIndex]:
     """``parse(source, item)`` for every item (``item[0]`` is the sequence name), as index parts in item order.
 
@@ -54,7 +55,7 @@ def parse_sequences(
     workers = default_workers() if workers is None else workers
     bar = tqdm(total=len(items), desc=f"index {desc}", unit="seq", disable=None, leave=False)
     try:
-        if workers <= 1 or len(items) < MIN_PARALLEL:
+        if workers <= 1 or len(items) < min_parallel:
             parts = []
             step = max(1, len(items) // 20)
             for start in range(0, max(len(items), 1), step):

@@ -334,7 +334,10 @@ def read_required(source: ImageSource, key: str, layout: str) -> str:
 
 
 def read_optional(source: ImageSource, key: str) -> Optional[str]:
+    """Text of an optional annotation file, None if absent; one-line :class:`DatasetError` if unreadable."""
     try:
-        return source.read_text(key)
-    except FileNotFoundError:
-        return None
+        return read_annotation(source, key)
+    except DatasetError:
+        if source.stat(key) is None:
+            return None
+        raise
