@@ -49,6 +49,7 @@ class CheckReport:
     problems: list[str] = field(default_factory=list)
     nan_boxes: int = 0  # annotation rows with a NaN value
     empty_boxes: int = 0  # finite rows with w <= 0 or h <= 0 (never sampled; negative sizes are also problems)
+    index: str = ""  # where the annotation index came from (index cache state)
 
     def line(self) -> str:
         if not self.ok:
@@ -56,7 +57,7 @@ class CheckReport:
         status = "OK" if not self.problems else f"{len(self.problems)} PROBLEMS"
         return (
             f"{self.name}: {status}, {self.sequences} sequences, {self.frames} frames, "
-            f"{self.nan_boxes} NaN boxes, {self.empty_boxes} boxes with w or h <= 0"
+            f"{self.nan_boxes} NaN boxes, {self.empty_boxes} boxes with w or h <= 0; index {self.index}"
         )
 
 
@@ -95,7 +96,7 @@ def check_dataset(
         ds = build_dataset(name, settings, use_lmdb=use_lmdb, coco_min_size=coco_min_size)
     except ConfigError as exc:
         return CheckReport(name, False, str(exc)), None
-    report = CheckReport(ds.name, True, sequences=len(ds), frames=ds.num_frames)
+    report = CheckReport(ds.name, True, sequences=len(ds), frames=ds.num_frames, index=ds.index_origin)
     count_bad_boxes(ds, report)
     picks = sorted(set(np.linspace(0, len(ds) - 1, min(max_sequences, len(ds))).astype(int).tolist()))
     for s in picks:

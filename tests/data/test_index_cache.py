@@ -188,3 +188,24 @@ def test_index_cache_folder_defaults_beside_the_checkpoints(tmp_path):
     settings = LocalSettings(save_dir=str(tmp_path / "runs"), data_dir=str(tmp_path / "data"))
     assert Path(settings.index_cache_dir) == tmp_path / "runs" / "checkpoints" / "index_cache"
     assert LocalSettings(index_cache_dir="/x/y").index_cache_dir == "/x/y"
+
+
+def test_build_index_script_then_check_datasets_report_the_cache(roots, tmp_path, capsys):
+    import runpy
+
+    from lib.config.loader import PROJECT_ROOT
+
+    opts = ["--opts", f"data_dir={roots}", f"index_cache_dir={tmp_path / 'cache'}"]
+    build = runpy.run_path(str(PROJECT_ROOT / "scripts" / "build_index.py"), run_name="build_index")["main"]
+    assert build(["--datasets", "GOT10K_all", "LASOT_all", "--coco_min_size", "30", *opts]) == 0
+    out = capsys.readouterr().out
+    assert "GOT10K_all: 4 sequences, 96 frames; built and cached at" in out and "LASOT_all: 4 sequences" in out
+    assert build(["--datasets", "GOT10K_all", *opts]) == 0
+    assert "GOT10K_all: 4 sequences, 96 frames; loaded from the index cache" in capsys.readouterr().out
+    assert build(["--datasets", "GOT10K_votval", *opts]) == 2  # the official split does not resolve here
+    assert "GOT10K_votval" not in capsys.readouterr().out
+
+    check = runpy.run_path(str(PROJECT_ROOT / "tracking" / "check_datasets.py"), run_name="check")["main"]
+    check(["--datasets", "GOT10K_all", "--out", str(tmp_path / "grid.png"), "--samples", "2",
+           "--template_size", "64", "--search_size", "128", *opts])  # fmt: skip
+    assert "GOT10K_all: OK, 4 sequences, 96 frames; index loaded from the index cache" in capsys.readouterr().out

@@ -170,9 +170,8 @@ def read_annotation(source: ImageSource, key: str) -> str:
 
 
 def valid_boxes(boxes: np.ndarray) -> np.ndarray:
-    """(N,) bool: w > 0 and h > 0 (NaN rows are invalid)."""
-    with np.errstate(invalid="ignore"):
-        return (boxes[:, 2] > 0) & (boxes[:, 3] > 0)
+    """(N,) bool: w > 0 and h > 0 (NaN rows are invalid; comparisons with NaN do not warn)."""
+    return (boxes[:, 2] > 0) & (boxes[:, 3] > 0)
 
 
 class TrackingDataset:
