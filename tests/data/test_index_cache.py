@@ -209,3 +209,24 @@ def test_build_index_script_then_check_datasets_report_the_cache(roots, tmp_path
     check(["--datasets", "GOT10K_all", "--out", str(tmp_path / "grid.png"), "--samples", "2",
            "--template_size", "64", "--search_size", "128", *opts])  # fmt: skip
     assert "GOT10K_all: OK, 4 sequences, 96 frames; index loaded from the index cache" in capsys.readouterr().out
+
+
+def test_coco_polygons_are_skipped_without_changing_the_index():
+    import json
+
+    from lib.data.datasets.coco import parse_instances
+
+    images = [{"id": 1, "file_name": "a.jpg"}, {"id": 2, "file_name": "b.jpg"}]
+    annotations = [
+        {"segmentation": [[1.5, 2, 3, 4], [5, 6]], "iscrowd": 0, "image_id": 2, "bbox": [1, 2, 60, 70], "id": 5},
+        {"segmentation": {"counts": [1, 2], "size": [9, 9]}, "iscrowd": 1, "image_id": 1, "bbox": [1, 2, 90, 90], "id": 6},
+        {"segmentation": [], "iscrowd": 0, "image_id": 1, "bbox": [3.25, 4, 55, 51], "id": 7},
+    ]
+    with_polygons = json.dumps({"images": images, "annotations": annotations}).encode()
+    for ann in annotations:
+        ann.pop("segmentation")
+    without = json.dumps({"images": images, "annotations": annotations}).encode()
+    (a, small_a), (b, small_b) = parse_instances(with_polygons, "x", 50.0), parse_instances(without, "x", 50.0)
+    assert small_a == small_b == 0 and a.names.tolist() == [b"5", b"7"]
+    assert a.boxes.tolist() == b.boxes.tolist() == [[1, 2, 60, 70], [3.25, 4, 55, 51]]
+    assert [a.arrays["file_names"][i] for i in a.arrays["image"]] == [b"b.jpg", b"a.jpg"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from pathlib import Path
 from typing import Optional
 
@@ -32,14 +33,19 @@ def _bbox_error(where: str, annotations: list) -> DatasetError:
     return DatasetError(f"{where}: malformed bbox")
 
 
-def parse_instances(text: str, where: str, min_size: float) -> tuple[SequenceIndex, int]:
-    """COCO instances JSON -> (index of the kept annotations, number skipped as too small).
+# a polygon list ("segmentation": [[x, y, ...], ...]) holds most of the file and is never read here
+_POLYGONS = re.compile(rb'"segmentation":\s*\[\s*(?:\[[^\[\]]*\]\s*,?\s*)*\]')
+
+
+def parse_instances(text: bytes, where: str, min_size: float) -> tuple[SequenceIndex, int]:
+    """COCO instances JSON (bytes) -> (index of the kept annotations, number skipped as too small).
 
     Per annotation (sequence): its id as name, one box, one visible frame, the row of its image in the
     ``file_names`` table (only referenced images are kept there).
     """
     try:
-        data = json.loads(text)
+        # dropping the polygons before parsing spares millions of Python floats (a third of the time)
+        data = json.loads(_POLYGONS.sub(b'"segmentation": null', text))
         images = {im["id"]: im for im in data["images"]}
         annotations = data["annotations"]
     except (ValueError, KeyError, TypeError) as exc:
@@ -110,7 +116,11 @@ class Coco(TrackingDataset):
             read_required(source, key, LAYOUT)  # raises the missing-file error with the layout
 
         def build() -> list[SequenceIndex]:
-            index, too_small = parse_instances(read_required(source, key, LAYOUT), source.describe(key), min_size)
+            try:
+                text = source.read_bytes(key)
+            except OSError as exc:
+                raise DatasetError(f"{source.describe(key)}: cannot read annotation file ({exc})") from None
+            index, too_small = parse_instances(text, source.describe(key), min_size)
             index.meta["too_small"] = too_small
             return [index]
 
