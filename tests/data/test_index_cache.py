@@ -230,3 +230,17 @@ def test_coco_polygons_are_skipped_without_changing_the_index():
     assert small_a == small_b == 0 and a.names.tolist() == [b"5", b"7"]
     assert a.boxes.tolist() == b.boxes.tolist() == [[1, 2, 60, 70], [3.25, 4, 55, 51]]
     assert [a.arrays["file_names"][i] for i in a.arrays["image"]] == [b"b.jpg", b"a.jpg"]
+
+
+def test_sequences_given_whole_keep_their_frame_keys():
+    from lib.data.datasets.base import SequenceData, TrackingDataset
+
+    boxes = np.array([[1.0, 2, 3, 4], [1, 2, 0, 4]])
+    given = [SequenceData("a", ["x/1.png", "x/2.png"], boxes, np.array([True, False])),
+             SequenceData("b", ["y/1.png", "y/2.png"], boxes, np.array([False, False]))]  # fmt: skip
+    ds = TrackingDataset(FolderSource(Path(__file__).parent))
+    ds.sequences = given  # as a test split: every sequence kept
+    assert [s.name for s in ds.sequences] == ["a", "b"] and list(ds.sequences[1].frames) == ["y/1.png", "y/2.png"]
+    ds._set_sequences(given)  # as a training split: the never-visible one is excluded
+    assert len(ds) == 1 and ds.frame_path(0, 1).endswith("x/2.png") and ds.visible_counts.tolist() == [1]
+    assert ds.sequence(0).boxes.tolist() == boxes.tolist()

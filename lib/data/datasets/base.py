@@ -230,16 +230,17 @@ class TrackingDataset:
             raise DatasetError(f"{self.name} at {self.source.root}: no usable sequence (all {total} excluded)")
         self.index = index
 
-    def _set_sequences(self, sequences: list[SequenceData]) -> None:
-        """Sequences given whole (frame keys included); unusable ones are excluded with a logged count."""
+    def _set_sequences(self, sequences: list[SequenceData], exclude_unusable: bool = True) -> None:
+        """Sequences given whole (frame keys included); unusable ones are excluded with a logged count
+        unless ``exclude_unusable`` is False (test splits)."""
         parsed = [ParsedSequence(s.boxes, s.visible, s.flag_visible, s.cover) for s in sequences]
-        keep = [p.usable() for p in parsed]
+        keep = [p.usable() or not exclude_unusable for p in parsed]
         index = SequenceIndex.from_sequences(
             [s.name for s, k in zip(sequences, keep) if k], [p for p, k in zip(parsed, keep) if k]
         )
         index.meta.update(dropped=len(sequences) - len(index), total=len(sequences))
         self._frame_lists = [s.frames for s, k in zip(sequences, keep) if k]
-        self._set_index(index)
+        self._set_index(index, training=exclude_unusable)
 
     def _missing_error(self, what: str, missing: list[str], total: int, hint: str) -> DatasetError:
         first = ", ".join(missing[:3])
@@ -268,7 +269,12 @@ class TrackingDataset:
 
     @property
     def sequences(self) -> Sequence[SequenceData]:
+        """Read-only list of :class:`SequenceData` views; assigning a list keeps those sequences as given."""
         return _SequenceList(self)
+
+    @sequences.setter
+    def sequences(self, sequences: list[SequenceData]) -> None:
+        self._set_sequences(list(sequences), exclude_unusable=False)
 
     def sequence(self, index: int) -> SequenceData:
         """Views of sequence ``index``'s annotations (cheap; made on each call)."""
