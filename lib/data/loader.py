@@ -112,7 +112,7 @@ def build_sampler(
         for name in mix.datasets_name
     ]
     for ds in datasets:
-        logger.info("%s data: %s", split, ds.describe())
+        logger.info("%s data: %s; index %s", split, ds.describe(), ds.index_origin)
     processing = StarkProcessing(
         crop_spec(data.template),
         crop_spec(data.search),

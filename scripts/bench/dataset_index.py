@@ -156,16 +156,19 @@ def phase(roots: Path, draws: int, workers: int) -> dict:
     )
     cfg = load_config("stark_st1", "baseline")
     before = _smaps()["Rss"]
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), os.times()
     sampler = build_sampler(cfg, settings, "train")
-    seconds = time.perf_counter() - start
+    seconds, cpu_end = time.perf_counter() - start, os.times()
+    # CPU seconds of this process and its parse pool: what a shared machine's load does not inflate much
+    cpu = sum(cpu_end[:4]) - sum(cpu_start[:4])
     after = _smaps()["Rss"]
     result = {
         "seconds": seconds,
+        "cpu": cpu,
         "rss": after,
         "rss_above_imports": after - before,
         "peak": _peak(),
-        "origins": [ds.index_origin.split(" /")[0] for ds in sampler.datasets],
+        "origins": [ds.index_origin.split(" at /")[0].split(" /")[0] for ds in sampler.datasets],
         "frames": [int(ds.num_frames) for ds in sampler.datasets],
         "sequences": [len(ds) for ds in sampler.datasets],
         "workers": [],
@@ -204,7 +207,7 @@ def _mb(n: float) -> str:
 
 def _report(label: str, r: dict) -> None:
     print(
-        f"{label:7s} build {r['seconds']:6.1f} s | resident {_mb(r['rss'])} ({_mb(r['rss_above_imports'])} above imports) | "
+        f"{label:7s} build {r['seconds']:6.1f} s wall, {r['cpu']:6.1f} s CPU | resident {_mb(r['rss'])} ({_mb(r['rss_above_imports'])} above imports) | "
         f"peak {_mb(r['peak'])} | {', '.join(r['origins'])}"
     )
     for w, stats in enumerate(r["workers"]):
