@@ -72,8 +72,6 @@ class SequenceIndex:
         cls,
         names: Iterable[str],
         parsed: Iterable[ParsedSequence],
-        tables: Optional[dict[str, np.ndarray]] = None,
-        meta: Optional[dict] = None,
         keep_unusable: bool = True,
     ) -> "SequenceIndex":
         """Join per-sequence parses; unusable sequences are dropped (and counted in ``meta["dropped"]``)
@@ -101,9 +99,7 @@ class SequenceIndex:
             )
         for key in sorted({k for s in kept for k in s.extras}):
             arrays[key] = np.array([s.extras[key] for s in kept], dtype=np.int64)
-        arrays.update(tables or {})
-        facts = {**(meta or {}), "tables": sorted(tables or {}), "dropped": total - len(kept), "total": total}
-        return cls(arrays, facts)
+        return cls(arrays, {"dropped": total - len(kept), "total": total})
 
     @staticmethod
     def joined_pieces(parts: list["SequenceIndex"]) -> dict[str, list[np.ndarray]]:
