@@ -31,7 +31,7 @@ def broken_got10k(tmp_path_factory):
 
 def test_check_datasets_reports_nan_and_non_positive_boxes(broken_got10k):
     root, names = broken_got10k
-    report, _ = check_dataset("GOT10K_all", LocalSettings(got10k_dir=str(root)))
+    report, _ = check_dataset("GOT10K_all", LocalSettings(got10k_dir=str(root), save_dir=str(root.parent)))
     assert report.nan_boxes == 1 and report.empty_boxes == 2
     assert "1 NaN boxes, 2 boxes with w or h <= 0" in report.line()
     negative = [p for p in report.problems if "negative size" in p]
@@ -46,7 +46,7 @@ def test_training_counts_redrawn_samples_per_dataset_and_reason(broken_got10k):
     cfg.data.train.sample_per_epoch = 8
     cfg.data.template.size, cfg.data.search.size = 32, 64
     cfg.train.batch_size, cfg.train.num_worker = 4, 0
-    loader = build_data_loader(cfg, LocalSettings(got10k_dir=str(root)))
+    loader = build_data_loader(cfg, LocalSettings(got10k_dir=str(root), save_dir=str(root.parent)))
     loader.set_epoch(1)
     batches = list(loader)
     assert len(batches) == 2 and "redraws" not in batches[0]  # taken off the batch, counted in the loader
