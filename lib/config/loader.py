@@ -122,12 +122,21 @@ def _unknown_key_error(source: str, dotted: str, valid: Iterable[str]) -> Config
     return ConfigError(f"{source}: unknown config key '{dotted}'{hint}")
 
 
+# keys that were replaced: an old file gets one line naming the new key instead of "unknown key"
+_RENAMED = {
+    "train.stage": "'train.stage' was replaced by 'train.objective' (stage 1 -> box, stage 2 -> score)",
+    "train.train_cls": "'train.train_cls' was replaced by 'train.objective' (train_cls true -> score)",
+}
+
+
 def _merge_into(obj: Any, mapping: dict, source: str, prefix: str = "") -> None:
     if not isinstance(mapping, dict):
         raise ConfigError(f"{source}: '{prefix.rstrip('.') or '<top>'}' must be a mapping, got {mapping!r}")
     hints = _field_types(type(obj))
     for key, value in mapping.items():
         dotted = f"{prefix}{key}"
+        if dotted in _RENAMED:
+            raise ConfigError(f"{source}: {_RENAMED[dotted]}")
         if not isinstance(key, str) or key not in hints:
             raise _unknown_key_error(source, dotted, hints.keys())
         tp = hints[key]
@@ -252,6 +261,7 @@ def save_config(cfg: Config, path: str | Path) -> None:
 _CHOICES = {
     "model.head_type": ("corner", "mlp"),
     "model.position_embedding": ("sine", "none"),
+    "model.query_source": ("learned", "template"),
     "model.backbone.type": ("resnet18", "resnet34", "resnet50", "resnet101"),
     "data.sampler_mode": ("causal", "trident", "trident_pro"),
     "train.amp": ("none", "bf16", "fp16"),
@@ -378,10 +388,6 @@ def validate(cfg: Config, source: str) -> None:
         value = _get(cfg, dotted)
         if value not in choices:
             raise ConfigError(f"{source}: '{dotted}' is {value!r}; choose one of {', '.join(choices)}")
-    if cfg.train.stage not in (1, 2):
-        raise ConfigError(f"{source}: 'train.stage' must be 1 or 2, got {cfg.train.stage}")
-    if cfg.train.stage == 2 and not cfg.model.score_head:
-        raise ConfigError(f"{source}: 'train.stage' 2 trains the score head but 'model.score_head' is false")
     for mix_name in ("train", "val"):
         mix = getattr(cfg.data, mix_name)
         if len(mix.datasets_name) != len(mix.datasets_ratio):
@@ -402,3 +408,41 @@ def validate(cfg: Config, source: str) -> None:
         raise ConfigError(f"{source}: 'train.grad_accum_steps' must be >= 1")
     if cfg.data.template.number < 1 or cfg.data.search.number != 1:
         raise ConfigError(f"{source}: need data.template.number >= 1 and data.search.number == 1")
+    _validate_objective_and_variant(cfg, source)
+
+
+def _validate_objective_and_variant(cfg: Config, source: str) -> None:
+    """The training objective against the network it trains, and the Table 7 variants' needs."""
+    from lib.models.build import planned_modules
+    from lib.train.objectives import OBJECTIVES
+
+    m, t = cfg.model, cfg.train
+    if t.objective not in OBJECTIVES:
+        raise ConfigError(f"{source}: 'train.objective' is {t.objective!r}; choose one of {', '.join(OBJECTIVES)}")
+    if "score" in OBJECTIVES[t.objective].heads and not m.score_head:
+        raise ConfigError(
+            f"{source}: 'train.objective' {t.objective} needs the score head but 'model.score_head' is false"
+        )
+    if m.num_object_queries < 1:
+        raise ConfigError(f"{source}: 'model.num_object_queries' (K) must be >= 1, got {m.num_object_queries}")
+    if t.objective == "hungarian" and m.query_source != "learned":
+        raise ConfigError(
+            f"{source}: 'train.objective' hungarian matches learned queries; set model.query_source=learned"
+        )
+    if (m.query_source != "learned" or m.query_update) and m.transformer.dec_layers == 0:
+        raise ConfigError(f"{source}: 'model.query_source'/'model.query_update' need a decoder (dec_layers > 0)")
+    if m.query_update:
+        if m.query_source != "learned":
+            raise ConfigError(f"{source}: 'model.query_update' updates a learned query; set model.query_source=learned")
+        if cfg.data.template.number != 2:
+            raise ConfigError(
+                f"{source}: 'model.query_update' trains on (template, previous frame) pairs: "
+                f"'data.template.number' must be 2, got {cfg.data.template.number}"
+            )
+    modules = planned_modules(cfg)
+    unknown = [name for name in t.freeze_modules if name not in modules]
+    if unknown:
+        raise ConfigError(
+            f"{source}: 'train.freeze_modules' names {', '.join(unknown)}, which this network lacks; "
+            f"its modules: {', '.join(modules)}"
+        )

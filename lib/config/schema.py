@@ -44,7 +44,9 @@ class TransformerConfig:
 class ModelConfig:
     head_type: str = "corner"  # box head: corner (soft-argmax corners) | mlp (DETR 3-layer MLP, Table 6 #4)
     hidden_dim: int = 256  # transformer width d
-    num_object_queries: int = 1  # learned target queries of the decoder
+    num_object_queries: int = 1  # learned target queries of the decoder (Table 7 Hungarian: K = 10)
+    query_source: str = "learned"  # learned queries | template (Table 7: encoded template tokens are the queries)
+    query_update: bool = False  # Table 7 update-query: the query is updated from the previous frame's output
     position_embedding: str = "sine"  # sine | none (Table 6 #3)
     predict_mask: bool = False  # official option, never used by STARK; must stay False
     nlayer_head: int = 3  # layers of the MLP score head (and of the MLP box head)
@@ -72,7 +74,9 @@ class CheckpointConfig:
 
 @dataclass
 class TrainConfig:
-    stage: int = 1  # 1: box regression (STARK-S, STARK-ST stage 1); 2: score head only (STARK-ST stage 2)
+    # what the run optimises (lib.train.objectives): box (STARK-S, STARK-ST stage 1) | score (STARK-ST
+    # stage 2: the score head alone) | box_score (Table 7 joint loc-cls) | hungarian (Table 7, K queries)
+    objective: str = "box"
     lr: float = 1e-4  # base learning rate for a global batch of batch_size * 8 GPUs
     weight_decay: float = 1e-4  # AdamW weight decay
     epoch: int = 500  # number of epochs
@@ -87,8 +91,7 @@ class TrainConfig:
     deep_supervision: bool = False  # official option; must stay False (one decoder output is supervised)
     freeze_backbone_bn: bool = True  # FrozenBatchNorm2d in the backbone
     freeze_layers: list[str] = field(default_factory=lambda: ["conv1", "layer1"])  # backbone parts never trained
-    freeze_modules: list[str] = field(default_factory=list)  # whole model modules frozen (stage 2: all but cls_head)
-    train_cls: bool = False  # official stage-2 switch: train the score head with BCE instead of boxes
+    freeze_modules: list[str] = field(default_factory=list)  # modules frozen on top of what the objective leaves out
     init_from: Optional[str] = None  # checkpoint whose weights start this run (stage 2: the stage-1 result)
     print_interval: int = 50  # iterations between log lines
     val_epoch_interval: int = 20  # validate every N epochs
@@ -99,6 +102,10 @@ class TrainConfig:
     max_minutes: float = 0.0  # wall-clock budget: stop (with a checkpoint) after the epoch that exceeds it; 0 = none
     budget_lr_drop: float = 0.0  # with max_minutes: lr x scheduler.decay_rate once this share of the budget is spent
     official_giou_fallback: bool = False  # official quirk: zero the whole batch's GIoU if any box is degenerate
+    # every deliberate deviation from the official code back at once (README "Exact-official switch"):
+    # the GIoU fallback above, the flip mapping W - 1 - x - w, negatives that may come from the
+    # template's own sequence, and a score head left trainable (unused) by the box objective
+    official_parity: bool = False
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
 

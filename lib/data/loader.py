@@ -21,6 +21,7 @@ from lib.data.errors import DatasetError
 from lib.data.processing import CropSpec, StarkProcessing
 from lib.data.registry import build_dataset
 from lib.data.sampler import REDRAW_REASONS, SamplerOptions, TrackingSampler, redraw_summary
+from lib.train.objectives import objective_class
 
 logger = logging.getLogger(__name__)
 
@@ -129,7 +130,7 @@ def build_sampler(
         num_search=data.search.number,
         max_intervals=list(data.max_sample_interval),
         max_redraws=data.max_redraws,
-        train_cls=cfg.train.train_cls,
+        train_cls=objective_class(cfg.train.objective).presence_labels,
         return_meta=return_meta,
     )
     # the val sampler gets its own seed stream so val samples differ from train samples of the same index
@@ -144,7 +145,7 @@ def build_data_loader(
 
     Batches: ``template_images`` (B,T,3,Ht,Wt), ``template_masks`` (B,T,Ht,Wt) bool, ``template_boxes`` (B,T,4),
     ``search_images`` (B,3,Hs,Ws), ``search_masks`` (B,Hs,Ws) bool, ``search_boxes`` (B,4) normalised
-    ``x,y,w,h``, and ``label`` (B,) float when ``cfg.train.train_cls``.
+    ``x,y,w,h``, and ``label`` (B,) float when the objective needs presence labels.
     """
     sampler_ds = build_sampler(cfg, settings, split)
     batch = cfg.train.batch_size

@@ -65,6 +65,8 @@ def build_stark(cfg: Config) -> Stark:
         hidden_dim=m.hidden_dim,
         num_queries=m.num_object_queries if t.dec_layers > 0 else 1,
         use_position_encoding=m.position_embedding == "sine",
+        template_queries=m.query_source == "template",
+        query_update=m.query_update,
     )
 
 
@@ -78,3 +80,24 @@ def check_checkpoint_fits(cfg: Config, path: str | Path) -> None:
     with torch.device("meta"):
         model = build_stark(replace(cfg, model=replace(cfg.model, backbone=backbone)))
     check_state_matches(model, read_network_state(path), str(path))
+
+
+def planned_modules(cfg: Config) -> list[str]:
+    """Top-level module names ``build_stark(cfg)`` creates, in order, without building anything.
+
+    The config validator checks ``train.freeze_modules`` against it; a test checks it against the
+    built network of every shipped config.
+    """
+    m = cfg.model
+    decoder = m.transformer.dec_layers > 0
+    present = {
+        "backbone": True,
+        "position_encoding": m.position_embedding == "sine",
+        "bottleneck": True,
+        "query_embed": decoder and m.query_source == "learned",
+        "query_update": m.query_update,
+        "transformer": True,
+        "box_head": True,
+        "cls_head": m.score_head,
+    }
+    return [name for name, built in present.items() if built]

@@ -8,9 +8,22 @@ Output dict keys (all batch-first):
   ``return_attention`` and at least one encoder layer. L = all template tokens + search tokens.
 * ``decoder_attention``: (B, Nq, L) last decoder cross-attention; with ``return_attention`` and a decoder.
 
+* ``query_embedding``: (B, Nq, C) the decoder output; with ``query_update`` (carried to the next frame).
+
 Without a decoder (ablation ``dec_layers=0``) there is no query: the corner head reads the search
 memory unweighted (no enc . hs similarity) and the MLP box head and the score head read the search
 memory mean-pooled over its un-padded tokens (Nq = 1).
+
+Table 7 variants (paper 4.4):
+
+* template-as-query (``query_source="template"``): the templates and the search region go through the
+  shared encoder separately (no template -> search flow); the encoded template tokens are the decoder
+  queries (positional term: the template's), they attend to the search memory, and their outputs are
+  mean-pooled over the un-padded template tokens into one target embedding (Nq = 1).
+* update-query (``query_update``, TrackFormer-style): the query is ``query_embed + W h_prev`` where
+  ``h_prev`` is the previous frame's decoder output (the learned query alone on the first frame).
+  Training samples hold (template, previous frame) as their two templates: a first pass on the
+  previous frame's crop gives ``h_prev`` for the pass on the search frame; only the template is memory.
 """
 
 from __future__ import annotations
@@ -65,8 +78,10 @@ class Stark(nn.Module):
         box_head: CornerHead or MLPBoxHead.
         cls_head: score MLP or None.
         hidden_dim: transformer width.
-        num_queries: decoder queries (1 in STARK).
+        num_queries: decoder queries (1 in STARK; K in the Table 7 Hungarian variant).
         use_position_encoding: False zeroes the positional terms (ablation).
+        template_queries: Table 7 template-as-query (no learned queries).
+        query_update: Table 7 update-query (a linear map of the previous frame's output).
     """
 
     def __init__(
@@ -78,13 +93,20 @@ class Stark(nn.Module):
         hidden_dim: int,
         num_queries: int = 1,
         use_position_encoding: bool = True,
+        template_queries: bool = False,
+        query_update: bool = False,
     ) -> None:
         super().__init__()
         self.backbone = nn.ModuleList([trunk])
         self.position_encoding = SinePositionEncoding(hidden_dim) if use_position_encoding else None
         self.bottleneck = nn.Conv2d(trunk.num_channels, hidden_dim, kernel_size=1)
         self.has_decoder = transformer.decoder is not None
-        self.query_embed = nn.Embedding(num_queries, hidden_dim) if self.has_decoder else None
+        if (template_queries or query_update) and not self.has_decoder:
+            raise ValueError("template queries and query updates need a decoder")
+        self.template_queries = template_queries
+        learned = self.has_decoder and not template_queries
+        self.query_embed = nn.Embedding(num_queries, hidden_dim) if learned else None
+        self.query_update = nn.Linear(hidden_dim, hidden_dim) if query_update else None
         self.transformer = transformer
         self.box_head = box_head
         self.cls_head = cls_head
@@ -121,20 +143,23 @@ class Stark(nn.Module):
         run_box_head: bool = True,
         run_cls_head: bool = False,
         return_attention: bool = False,
+        previous_query: Optional[torch.Tensor] = None,
     ) -> dict[str, torch.Tensor]:
-        """Transformer and heads on cached template features and the current search features."""
-        merged = merge_sequences([*template_features, search_features])
-        pos = merged.pos if self.position_encoding is not None else None
-        memory, enc_attention = self.transformer.encode(merged.feat, merged.mask, pos, return_attention)
-        num_search = search_features.feat.shape[0]
-        search_memory = memory[-num_search:].transpose(0, 1)  # (B, HWs, C)
-        out: dict[str, torch.Tensor] = {}
-        if self.has_decoder:
-            hs, dec_attention = self.transformer.decode(
-                memory, merged.mask, pos, self.query_embed.weight, return_attention
+        """Transformer and heads on cached template features and the current search features.
+
+        ``previous_query``: (B, Nq, C) the previous frame's ``query_embedding`` (update-query only).
+        """
+        if self.template_queries:
+            search_memory, hs, enc_attention, dec_attention = self._template_query_pass(
+                template_features, search_features, return_attention
             )
         else:
-            hs, dec_attention = _masked_mean(search_memory, search_features.mask), None
+            search_memory, hs, enc_attention, dec_attention = self._joint_pass(
+                template_features, search_features, return_attention, previous_query
+            )
+        out: dict[str, torch.Tensor] = {}
+        if self.query_update is not None:
+            out["query_embedding"] = hs
         if run_box_head:
             out["pred_boxes"] = self._boxes(search_memory, hs, search_features.size)
         if run_cls_head:
@@ -147,6 +172,38 @@ class Stark(nn.Module):
             if dec_attention is not None:
                 out["decoder_attention"] = dec_attention
         return out
+
+    def _joint_pass(self, template_features, search_features, return_attention, previous_query):
+        """STARK: templates and search encoded together, learned queries (updated when asked)."""
+        merged = merge_sequences([*template_features, search_features])
+        pos = merged.pos if self.position_encoding is not None else None
+        memory, enc_attention = self.transformer.encode(merged.feat, merged.mask, pos, return_attention)
+        num_search = search_features.feat.shape[0]
+        search_memory = memory[-num_search:].transpose(0, 1)  # (B, HWs, C)
+        if not self.has_decoder:
+            return search_memory, _masked_mean(search_memory, search_features.mask), enc_attention, None
+        query = self.query_embed.weight
+        if self.query_update is not None and previous_query is not None:
+            query = query[None] + self.query_update(previous_query)  # (B, Nq, C)
+        hs, dec_attention = self.transformer.decode(memory, merged.mask, pos, query, return_attention)
+        return search_memory, hs, enc_attention, dec_attention
+
+    def _template_query_pass(self, template_features, search_features, return_attention):
+        """Table 7 template-as-query: separate encoder passes, template tokens query the search memory."""
+        use_pos = self.position_encoding is not None
+        templates = merge_sequences(template_features)
+        template_memory, _ = self.transformer.encode(templates.feat, templates.mask, templates.pos if use_pos else None)
+        search_pos = search_features.pos if use_pos else None
+        memory, enc_attention = self.transformer.encode(
+            search_features.feat, search_features.mask, search_pos, return_attention
+        )
+        tokens, dec_attention = self.transformer.decode_queries(
+            template_memory, templates.pos, memory, search_features.mask, search_pos, return_attention, templates.mask
+        )
+        hs = _masked_mean(tokens, templates.mask)  # (B, 1, C): one target embedding
+        if dec_attention is not None:
+            dec_attention = _masked_mean(dec_attention, templates.mask)
+        return memory.transpose(0, 1), hs, enc_attention, dec_attention
 
     def _boxes(self, search_memory: torch.Tensor, hs: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
         """search_memory (B, HW, C), hs (B, N, C) -> (B, N, 4) cxcywh normalised."""
@@ -193,4 +250,8 @@ class Stark(nn.Module):
             FeatureSequence(feat[:, :, t], mask[:, t], pos[:, :, t], templates.size) for t in range(num_templates)
         ]
         search = self.encode(search_images, search_masks)
-        return self.decode(per_template, search, run_box_head, run_cls_head, return_attention)
+        if self.query_update is None:
+            return self.decode(per_template, search, run_box_head, run_cls_head, return_attention)
+        # update-query: templates hold (template, previous frame); the previous frame's pass gives the query
+        previous = self.decode(per_template[:1], per_template[1], run_box_head=False)["query_embedding"]
+        return self.decode(per_template[:1], search, run_box_head, run_cls_head, return_attention, previous)

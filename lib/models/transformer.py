@@ -151,12 +151,16 @@ class DecoderLayer(nn.Module):
         pos: Optional[torch.Tensor],
         query_pos: torch.Tensor,
         need_weights: bool = False,
+        tgt_mask: Optional[torch.Tensor] = None,
     ) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
-        """tgt (N,B,C), memory (L,B,C), memory_mask (B,L) -> (N,B,C), optional (B,N,L) cross-attention."""
+        """tgt (N,B,C), memory (L,B,C), memory_mask (B,L) -> (N,B,C), optional (B,N,L) cross-attention.
+
+        ``tgt_mask`` (B,N), True on padding: queries the self-attention ignores (template-as-query).
+        """
         if self.pre_norm:
             x = self.norm1(tgt)
             q = x + query_pos
-            tgt = tgt + self.dropout1(self.self_attn(q, q, x)[0])
+            tgt = tgt + self.dropout1(self.self_attn(q, q, x, tgt_mask)[0])
             x = self.norm2(tgt)
             attn, weights = self.multihead_attn(
                 x + query_pos, _with_pos(memory, pos), memory, memory_mask, need_weights
@@ -164,7 +168,7 @@ class DecoderLayer(nn.Module):
             tgt = tgt + self.dropout2(attn)
             return tgt + self.dropout3(self._ffn(self.norm3(tgt))), weights
         q = tgt + query_pos
-        tgt = self.norm1(tgt + self.dropout1(self.self_attn(q, q, tgt)[0]))
+        tgt = self.norm1(tgt + self.dropout1(self.self_attn(q, q, tgt, tgt_mask)[0]))
         attn, weights = self.multihead_attn(tgt + query_pos, _with_pos(memory, pos), memory, memory_mask, need_weights)
         tgt = self.norm2(tgt + self.dropout2(attn))
         return self.norm3(tgt + self.dropout3(self._ffn(tgt))), weights
@@ -197,12 +201,12 @@ class Decoder(nn.Module):
         self.layers = nn.ModuleList(copy.deepcopy(layer) for _ in range(num_layers))
         self.norm = nn.LayerNorm(dim)
 
-    def forward(self, tgt, memory, memory_mask, pos, query_pos, need_weights: bool = False):
+    def forward(self, tgt, memory, memory_mask, pos, query_pos, need_weights: bool = False, tgt_mask=None):
         """tgt/query_pos (N,B,C), memory (L,B,C) -> (N,B,C), cross-attention (B,N,L) of the last layer."""
         weights = None
         for index, layer in enumerate(self.layers):
             last = index == len(self.layers) - 1
-            tgt, weights = layer(tgt, memory, memory_mask, pos, query_pos, need_weights and last)
+            tgt, weights = layer(tgt, memory, memory_mask, pos, query_pos, need_weights and last, tgt_mask)
         return self.norm(tgt), weights
 
 
@@ -239,8 +243,17 @@ class Transformer(nn.Module):
         return self.encoder(src, mask, pos, need_weights)
 
     def decode(self, memory, mask, pos, query_embed: torch.Tensor, need_weights: bool = False):
-        """memory (L,B,C), query_embed (N,C) -> hs (B,N,C), cross-attention (B,N,L) or None."""
-        query_pos = query_embed[:, None, :].expand(-1, memory.shape[1], -1)  # (N, B, C)
-        tgt = torch.zeros_like(query_pos)
-        hs, weights = self.decoder(tgt, memory, mask, pos, query_pos, need_weights)
+        """memory (L,B,C), query_embed (N,C) or per sample (B,N,C) -> hs (B,N,C), cross-attention (B,N,L) or None.
+
+        The target starts at zeros and the query is its positional term (official STARK).
+        """
+        if query_embed.dim() == 2:
+            query_pos = query_embed[:, None, :].expand(-1, memory.shape[1], -1)  # (N, B, C)
+        else:
+            query_pos = query_embed.transpose(0, 1)
+        return self.decode_queries(torch.zeros_like(query_pos), query_pos, memory, mask, pos, need_weights)
+
+    def decode_queries(self, tgt, query_pos, memory, mask, pos, need_weights: bool = False, tgt_mask=None):
+        """tgt/query_pos (N,B,C) given queries (tgt_mask (B,N) True on padding) -> hs (B,N,C), attention."""
+        hs, weights = self.decoder(tgt, memory, mask, pos, query_pos, need_weights, tgt_mask)
         return hs.transpose(0, 1), weights

@@ -1,4 +1,6 @@
-"""The STARK training objective (paper 3.1-3.2): box losses for stage 1, score BCE for stage 2.
+"""The STARK loss terms (paper 3.1-3.2): box losses (stage 1) and the score BCE (stage 2).
+
+``lib.train.objectives`` combines them into the training objectives.
 
 Stage 1 (STARK-S, STARK-ST stage 1): predicted ``(cx, cy, w, h)`` boxes become ``(x1, y1, x2, y2)``;
 the ground truth ``(x, y, w, h)`` (normalised by the search crop) becomes ``(x1, y1, x2, y2)`` clamped to
@@ -9,12 +11,11 @@ box of the batch is degenerate, catches the error and sets the GIoU loss (and th
 *whole batch* to 0. Here the default is per box: areas and intersections use clamped widths, so a
 degenerate box has area 0 and IoU 0 while the enclosing-box term still gives it a finite GIoU in
 ``[-1, 0]`` and a gradient towards the target. ``official_giou_fallback=True`` restores the official
-behaviour and counts how often it fires (``fallback_count``, also reported per call).
+behaviour; the box objective counts how often it fires (also reported per call).
 
 Stage 2 (STARK-ST): ``cls_weight * BCEWithLogits(pred_logits, label)``.
 
-The idea of a criterion object that returns a loss and a dict of detached statistics is DETR's
-(Apache-2.0), written fresh here.
+Returning a loss and a dict of detached statistics is DETR's habit (Apache-2.0), written fresh here.
 """
 
 from __future__ import annotations
@@ -58,91 +59,56 @@ def paired_giou(pred_xyxy: torch.Tensor, gt_xyxy: torch.Tensor) -> tuple[torch.T
     return giou, iou
 
 
-class StarkCriterion(torch.nn.Module):
-    """Loss of one training step; ``forward(outputs, batch) -> (loss, stats)``.
+BOX_STATS = ("loss", "giou", "l1", "iou", "degenerate", "giou_fallback")
+
+
+def box_loss(
+    pred_boxes: torch.Tensor, gt_xywh: torch.Tensor, giou_weight: float, l1_weight: float, official_fallback: bool
+) -> tuple[torch.Tensor, dict[str, torch.Tensor], bool]:
+    """The stage-1 box loss.
 
     Args:
-        stage: 1 (box losses) or 2 (score BCE).
-        giou_weight, l1_weight, cls_weight: the loss weights (official 2, 5, 1).
-        official_giou_fallback: zero the whole batch's GIoU when any predicted box is degenerate.
+        pred_boxes: (B, Nq, 4) ``(cx, cy, w, h)`` normalised; every query is compared with its sample's target.
+        gt_xywh: (B, 4) ``(x, y, w, h)`` normalised by the search crop.
+        giou_weight, l1_weight: the loss weights (official 2 and 5).
+        official_fallback: zero the whole batch's GIoU (and logged IoU) when any predicted box is degenerate.
+    Returns:
+        ``(loss, stats, fired)``: the weighted scalar loss, detached 0-dim tensors named ``BOX_STATS``,
+        and whether the official fallback fired.
     """
-
-    def __init__(
-        self,
-        stage: int,
-        giou_weight: float = 2.0,
-        l1_weight: float = 5.0,
-        cls_weight: float = 1.0,
-        official_giou_fallback: bool = False,
-    ) -> None:
-        super().__init__()
-        if stage not in (1, 2):
-            raise ValueError(f"stage must be 1 or 2, got {stage}")
-        self.stage = stage
-        self.giou_weight = giou_weight
-        self.l1_weight = l1_weight
-        self.cls_weight = cls_weight
-        self.official_giou_fallback = official_giou_fallback
-        self.fallback_count = 0  # batches whose GIoU the official fallback zeroed, over this object's life
-
-    def forward(self, outputs: dict, batch: dict) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """
-        Args:
-            outputs: model output; stage 1 reads ``pred_boxes`` (B, Nq, 4) cxcywh normalised,
-                stage 2 reads ``pred_logits`` (B, Nq, 1).
-            batch: stage 1 reads ``search_boxes`` (B, 4) xywh normalised, stage 2 ``label`` (B,).
-        Returns:
-            ``(loss, stats)``: the scalar weighted loss (float32) and detached 0-dim tensors named
-            ``loss``, plus ``giou``, ``l1``, ``iou``, ``degenerate``, ``giou_fallback`` (stage 1) or
-            ``cls``, ``accuracy`` (stage 2).
-        """
-        if self.stage == 1:
-            return self._box_loss(outputs["pred_boxes"].float(), batch["search_boxes"].float())
-        return self._score_loss(outputs["pred_logits"].float(), batch["label"].float())
-
-    def _box_loss(self, pred_boxes: torch.Tensor, gt_xywh: torch.Tensor) -> tuple[torch.Tensor, dict]:
-        num_queries = pred_boxes.shape[1]
-        pred_xyxy = box_cxcywh_to_xyxy(pred_boxes).reshape(-1, 4)  # (B*Nq, 4)
-        gt_xyxy = box_xywh_to_xyxy(gt_xywh).clamp(0.0, 1.0)  # (B, 4)
-        gt_xyxy = gt_xyxy[:, None, :].expand(-1, num_queries, -1).reshape(-1, 4)  # (B*Nq, 4)
-        degenerate = degenerate_mask(pred_xyxy)
-        giou, iou = paired_giou(pred_xyxy, gt_xyxy)
-        fired = bool(self.official_giou_fallback and degenerate.any())
-        if fired:
-            self.fallback_count += 1
-            giou_loss = pred_xyxy.new_zeros(())
-            mean_iou = pred_xyxy.new_zeros(())
-        else:
-            giou_loss = (1.0 - giou).mean()
-            mean_iou = iou.detach().mean()
-        l1_loss = F.l1_loss(pred_xyxy, gt_xyxy)
-        loss = self.giou_weight * giou_loss + self.l1_weight * l1_loss
-        stats = {
-            "loss": loss.detach(),
-            "giou": giou_loss.detach(),
-            "l1": l1_loss.detach(),
-            "iou": mean_iou.detach(),
-            "degenerate": degenerate.float().sum(),
-            "giou_fallback": pred_xyxy.new_tensor(float(fired)),
-        }
-        return loss, stats
-
-    def _score_loss(self, pred_logits: torch.Tensor, label: torch.Tensor) -> tuple[torch.Tensor, dict]:
-        logits = pred_logits.reshape(label.shape[0], -1)  # (B, Nq)
-        target = label[:, None].expand_as(logits)
-        cls_loss = F.binary_cross_entropy_with_logits(logits, target)
-        loss = self.cls_weight * cls_loss
-        accuracy = ((logits > 0).float() == target).float().mean()
-        return loss, {"loss": loss.detach(), "cls": cls_loss.detach(), "accuracy": accuracy.detach()}
+    num_queries = pred_boxes.shape[1]
+    pred_xyxy = box_cxcywh_to_xyxy(pred_boxes).reshape(-1, 4)  # (B*Nq, 4)
+    gt_xyxy = box_xywh_to_xyxy(gt_xywh).clamp(0.0, 1.0)  # (B, 4)
+    gt_xyxy = gt_xyxy[:, None, :].expand(-1, num_queries, -1).reshape(-1, 4)  # (B*Nq, 4)
+    degenerate = degenerate_mask(pred_xyxy)
+    giou, iou = paired_giou(pred_xyxy, gt_xyxy)
+    fired = bool(official_fallback and degenerate.any())
+    if fired:
+        giou_loss = pred_xyxy.new_zeros(())
+        mean_iou = pred_xyxy.new_zeros(())
+    else:
+        giou_loss = (1.0 - giou).mean()
+        mean_iou = iou.detach().mean()
+    l1_loss = F.l1_loss(pred_xyxy, gt_xyxy)
+    loss = giou_weight * giou_loss + l1_weight * l1_loss
+    stats = {
+        "loss": loss.detach(),
+        "giou": giou_loss.detach(),
+        "l1": l1_loss.detach(),
+        "iou": mean_iou.detach(),
+        "degenerate": degenerate.float().sum(),
+        "giou_fallback": pred_xyxy.new_tensor(float(fired)),
+    }
+    return loss, stats, fired
 
 
-def build_criterion(cfg) -> StarkCriterion:
-    """The criterion of ``cfg.train.stage`` with the configured weights."""
-    train = cfg.train
-    return StarkCriterion(
-        stage=train.stage,
-        giou_weight=train.giou_weight,
-        l1_weight=train.l1_weight,
-        cls_weight=train.cls_weight,
-        official_giou_fallback=train.official_giou_fallback,
-    )
+def score_loss(
+    pred_logits: torch.Tensor, label: torch.Tensor, cls_weight: float
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """``cls_weight * BCEWithLogits``: pred_logits (B, Nq, 1), label (B,) -> (loss, {loss, cls, accuracy})."""
+    logits = pred_logits.reshape(label.shape[0], -1)  # (B, Nq)
+    target = label[:, None].expand_as(logits)
+    cls_loss = F.binary_cross_entropy_with_logits(logits, target)
+    loss = cls_weight * cls_loss
+    accuracy = ((logits > 0).float() == target).float().mean()
+    return loss, {"loss": loss.detach(), "cls": cls_loss.detach(), "accuracy": accuracy.detach()}

@@ -3,9 +3,11 @@
 Freezing is stated by module, not by parameter-name substrings (the official stage 2 froze every
 parameter whose name lacks "cls"):
 
-* ``cfg.train.freeze_modules``: top-level model modules frozen whole (stage 2: everything but
-  ``cls_head``). In stage 1 the score head, when built, is frozen too: stage 1 never runs it, and DDP
-  with ``find_unused_parameters=False`` needs every trainable parameter to receive a gradient.
+* the objective (``lib.train.objectives``) states which top-level modules train; all others are frozen
+  whole (the box objective leaves the score head out: it never runs it, and DDP with
+  ``find_unused_parameters=False`` needs every trainable parameter to receive a gradient; the score
+  objective trains the score head alone);
+* ``cfg.train.freeze_modules``: further modules frozen on top (the config validator checks the names).
 * ``cfg.train.freeze_layers``: backbone trunk parts never trained (official conv1, layer1; bn1 is a
   FrozenBatchNorm2d without parameters).
 
@@ -30,12 +32,20 @@ logger = logging.getLogger(__name__)
 BACKBONE_PREFIX = "backbone."
 
 
-def frozen_module_names(cfg, model: nn.Module) -> list[str]:
-    """Top-level module names to freeze for this stage (config list + stage-1 score head)."""
-    names = list(cfg.train.freeze_modules)
-    if cfg.train.stage == 1 and getattr(model, "cls_head", None) is not None and "cls_head" not in names:
-        names.append("cls_head")
-    return names
+def frozen_module_names(objective, model: nn.Module, extra: list[str] = ()) -> list[str]:
+    """Top-level module names to freeze: those the objective does not train, then ``extra`` (config list)."""
+    available = [name for name, _ in model.named_children()]
+    trained = set(objective.trained_modules(available))
+    names = [name for name in available if name not in trained]
+    return names + [name for name in extra if name not in names]
+
+
+def freeze_for_objective(objective, model: nn.Module, cfg) -> list[str]:
+    """Freeze what ``objective`` does not train plus ``cfg.train.freeze_modules`` and the backbone's
+    ``cfg.train.freeze_layers``; returns the frozen module names (their batch norms stay in eval)."""
+    frozen = frozen_module_names(objective, model, cfg.train.freeze_modules)
+    apply_freezing(model, frozen, cfg.train.freeze_layers)
+    return frozen
 
 
 def _trunk_relative(name: str) -> str:

@@ -50,9 +50,9 @@ from lib.train.checkpointing import (
 )
 from lib.train.distributed import DistContext, derive_seed, seed_everything
 from lib.train.errors import TrainSetupError
-from lib.train.losses import build_criterion
 from lib.train.metrics_log import MetricsLogger
-from lib.train.optim import apply_freezing, build_optimizer, build_scheduler, count_parameters, frozen_module_names
+from lib.train.objectives import build_objective
+from lib.train.optim import build_optimizer, build_scheduler, count_parameters, freeze_for_objective
 from lib.train.trainer import Trainer, TrainerOptions
 from lib.utils.io import atomic_write_text, remove_stale_temp_files
 
@@ -131,9 +131,10 @@ def resolve_init_checkpoint(cfg: Config, settings: LocalSettings, request: Train
         if not path.is_file():
             raise TrainSetupError(f"{path}: train.init_from checkpoint not found")
         return path
-    if cfg.train.stage == 2:
+    if cfg.train.objective == "score":
         raise TrainSetupError(
-            "stage 2 starts from a stage-1 checkpoint: give --script_prv/--config_prv or --opts train.init_from=PATH"
+            "the score objective (stage 2) starts from a stage-1 checkpoint: give --script_prv/--config_prv "
+            "or --opts train.init_from=PATH"
         )
     return None
 
@@ -222,8 +223,8 @@ def run_training(request: TrainRequest, ctx: DistContext, cfg: Config, settings:
     if init_path is not None:
         load_network_weights(model, init_path)
         logger.info("initial weights from %s", init_path)
-    frozen = frozen_module_names(cfg, model)
-    apply_freezing(model, frozen, cfg.train.freeze_layers)
+    objective = build_objective(cfg)
+    frozen = freeze_for_objective(objective, model, cfg)
     model.to(ctx.device)
     optimizer = build_optimizer(cfg, model)
     scheduler = build_scheduler(cfg, optimizer)
@@ -244,7 +245,7 @@ def run_training(request: TrainRequest, ctx: DistContext, cfg: Config, settings:
     metrics.text("config", "```\n" + dump_config(cfg) + "\n```")
     trainer = Trainer(
         model=model,
-        criterion=build_criterion(cfg),
+        criterion=objective,
         optimizer=optimizer,
         scheduler=scheduler,
         train_loader=train_loader,

@@ -1,7 +1,9 @@
 """The training loop: one visible epoch loop with DDP, accumulation, AMP, clipping and honest failures.
 
-Model, criterion, optimiser, scheduler and loaders are constructor arguments (``lib.train.run`` builds
-them from a config), so the loop can be tested with small stand-ins.
+Model, objective, optimiser, scheduler and loaders are constructor arguments (``lib.train.run`` builds
+them from a config), so the loop can be tested with small stand-ins. The objective
+(``lib.train.objectives``) runs the model on a batch and computes the loss; the loop knows nothing else
+about the network.
 
 One optimiser step = ``grad_accum_steps`` micro-batches. On every micro-batch the loss terms and a
 non-finite flag are summed over ranks *before* the backward pass; when any rank sees a NaN/inf loss
@@ -57,7 +59,6 @@ _AMP_DTYPES = {"none": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 @dataclass
 class TrainerOptions:
-    stage: int = 1  # 1: boxes (run_box_head), 2: score (run_cls_head)
     epochs: int = 500  # last epoch (1-based)
     grad_accum_steps: int = 1  # micro-batches per optimiser step
     grad_clip_norm: float = 0.1  # 0 disables clipping
@@ -70,12 +71,12 @@ class TrainerOptions:
     max_minutes: float = 0.0  # wall-clock budget of fit(): stop after the epoch that exceeds it; 0 = none
     budget_lr_drop: float = 0.0  # with max_minutes: scale the lr by lr_decay once this share of the budget is spent
     lr_decay: float = 0.1  # factor of that drop (the StepLR gamma)
+    find_unused_parameters: bool = False  # DDP: trainable parameters may get no gradient (official parity)
 
     @classmethod
     def from_config(cls, cfg, show_progress: bool = True) -> TrainerOptions:
         t = cfg.train
         return cls(
-            stage=t.stage,
             epochs=t.epoch,
             grad_accum_steps=t.grad_accum_steps,
             grad_clip_norm=t.grad_clip_norm,
@@ -88,6 +89,7 @@ class TrainerOptions:
             max_minutes=t.max_minutes,
             budget_lr_drop=t.budget_lr_drop,
             lr_decay=t.scheduler.decay_rate,
+            find_unused_parameters=t.official_parity,
         )
 
 
@@ -101,7 +103,8 @@ class Trainer:
     Args:
         model: the unwrapped model, already on ``ctx.device`` with frozen parameters set; it is wrapped
             in ``DistributedDataParallel(find_unused_parameters=False)`` when ``ctx.distributed``.
-        criterion: ``(outputs, batch) -> (loss, stats)`` (``lib.train.losses.StarkCriterion``).
+        criterion: the training objective (``lib.train.objectives.Objective``): ``predict(model, batch)``
+            gives the outputs, ``criterion(outputs, batch) -> (loss, stats)``, plus its counters.
         optimizer, scheduler: the scheduler is stepped once per epoch.
         train_loader: yields batch dicts, ``grad_accum_steps`` consecutive ones per step; has
             ``set_epoch`` and ``__len__`` (micro-batches per epoch).
@@ -117,7 +120,7 @@ class Trainer:
     def __init__(
         self,
         model: nn.Module,
-        criterion: nn.Module,
+        criterion: Any,
         optimizer: torch.optim.Optimizer,
         scheduler: Any,
         train_loader: Any,
@@ -133,7 +136,9 @@ class Trainer:
         self.net = model
         if self.ctx.distributed:
             device_ids = [self.ctx.device.index] if self.ctx.device.type == "cuda" else None
-            self.model: nn.Module = DistributedDataParallel(model, device_ids=device_ids, find_unused_parameters=False)
+            self.model: nn.Module = DistributedDataParallel(
+                model, device_ids=device_ids, find_unused_parameters=options.find_unused_parameters
+            )
         else:
             self.model = model
         self.criterion = criterion
@@ -170,7 +175,7 @@ class Trainer:
             "scheduler": self.scheduler.state_dict(),
             "scaler": self.scaler.state_dict() if self.scaler.is_enabled() else None,
             "rng": rng_state(),
-            "criterion": {"giou_fallback_count": int(getattr(self.criterion, "fallback_count", 0))},
+            "criterion": self.criterion.counters(),
             "config": self.config_dict,
             "code_version": code_version(),
         }
@@ -199,8 +204,7 @@ class Trainer:
         if state.get("scaler") and self.scaler.is_enabled():
             self.scaler.load_state_dict(state["scaler"])
         set_rng_state(state["rng"])
-        if hasattr(self.criterion, "fallback_count"):
-            self.criterion.fallback_count = int(state.get("criterion", {}).get("giou_fallback_count", 0))
+        self.criterion.load_counters(state.get("criterion", {}))
         self.epoch = int(state["epoch"])
         self.global_step = int(state.get("global_step", 0))
         self.budget_lr_dropped = bool(state.get("budget_lr_dropped", False))
@@ -258,16 +262,8 @@ class Trainer:
         return all_reduce_sum(over).item() > 0
 
     def _forward(self, batch: dict) -> dict:
-        stage1 = self.options.stage == 1
         with torch.autocast(self.ctx.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
-            return self.model(
-                batch["template_images"],
-                batch["template_masks"],
-                batch["search_images"],
-                batch["search_masks"],
-                run_box_head=stage1,
-                run_cls_head=not stage1,
-            )
+            return self.criterion.predict(self.model, batch)
 
     def _reduce(self, loss: torch.Tensor, stats: dict[str, torch.Tensor]) -> tuple[bool, dict[str, float]]:
         """All-reduce ``[non-finite flag, stats...]``; returns (all finite, stats averaged over ranks)."""
@@ -357,8 +353,7 @@ class Trainer:
                 "data_time_s": data_time,
                 "compute_time_s": compute_time,
             }
-            if getattr(self.criterion, "official_giou_fallback", False):
-                speed["giou_fallback_count"] = float(self.criterion.fallback_count)
+            speed.update(self.criterion.epoch_metrics())
             self.metrics.scalars("train", epoch_means, epoch)
             self.metrics.scalars("lr", lrs, epoch)
             self.metrics.scalars("speed", speed, epoch)

@@ -19,8 +19,8 @@ import torch
 from lib.config import load_config
 from lib.models import build_stark
 from lib.train.distributed import DistContext
-from lib.train.losses import build_criterion
-from lib.train.optim import apply_freezing, build_optimizer, build_scheduler, frozen_module_names
+from lib.train.objectives import build_objective
+from lib.train.optim import build_optimizer, build_scheduler, freeze_for_objective
 from lib.train.trainer import Trainer, TrainerOptions
 from lib.utils.logging import setup_logging
 
@@ -57,15 +57,15 @@ def measure(cfg, device: torch.device, amp: str, batch_size: int, warmup: int, s
     """Samples per second over ``steps`` optimiser steps after ``warmup`` steps."""
     torch.manual_seed(0)
     model = build_stark(cfg)
-    frozen = frozen_module_names(cfg, model)
-    apply_freezing(model, frozen, cfg.train.freeze_layers)
+    objective = build_objective(cfg)
+    frozen = freeze_for_objective(objective, model, cfg)
     model.to(device)
     optimizer = build_optimizer(cfg, model)
     options = TrainerOptions.from_config(cfg, show_progress=False)
     options.amp, options.batch_size, options.print_interval = amp, batch_size, 10**9
     trainer = Trainer(
         model,
-        build_criterion(cfg),
+        objective,
         optimizer,
         build_scheduler(cfg, optimizer),
         RandomBatches(cfg, batch_size, warmup),
@@ -101,7 +101,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     cfg = load_config(args.script, args.config, ["model.backbone.pretrained=false", *args.opts])
     device = torch.device(args.device)
-    name = f"{args.script}/{args.config} ({cfg.model.backbone.type}, stage {cfg.train.stage})"
+    name = f"{args.script}/{args.config} ({cfg.model.backbone.type}, objective {cfg.train.objective})"
     for amp in args.amp:
         rate = measure(cfg, device, amp, args.batch, args.warmup, args.steps)
         print(

@@ -55,13 +55,12 @@ def test_official_variants_resolve_to_official_values():
     st1 = load_config("stark_st1", "baseline_R101_got10k_only")
     assert st1.model.backbone.type == "resnet101"
     assert st1.data.train.datasets_name == ["GOT10K_train_full"]
-    assert st1.data.sampler_mode == "trident_pro" and st1.data.template.number == 2 and st1.train.stage == 1
+    assert st1.data.sampler_mode == "trident_pro" and st1.data.template.number == 2 and st1.train.objective == "box"
 
     st2 = load_config("stark_st2", "baseline")
-    assert st2.train.stage == 2 and st2.train.train_cls and st2.model.score_head
+    assert st2.train.objective == "score" and st2.model.score_head
     assert (st2.train.epoch, st2.train.lr_drop_epoch, st2.train.val_epoch_interval, st2.test.epoch) == (50, 40, 10, 50)
     assert st2.test.update_intervals["TRACKINGNET"] == [25] and st2.test.update_intervals["VOT20"] == [10]
-    assert "cls_head" not in st2.train.freeze_modules and "backbone" in st2.train.freeze_modules
 
     r101 = load_config("stark_st2", "baseline_R101")
     assert r101.test.update_intervals["VOT20LT"] == [100] and r101.test.update_intervals["TRACKINGNET"] == [25]

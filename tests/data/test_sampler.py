@@ -157,7 +157,8 @@ def test_loader_batches_and_resume(settings):
 def test_stage2_loader_has_labels(settings):
     cfg = tiny_config(sampler_mode="trident_pro")
     cfg.data.template.number = 2
-    cfg.train.train_cls = True
+    cfg.model.score_head = True
+    cfg.train.objective = "score"  # its samples carry presence labels
     batch = next(iter(build_data_loader(cfg, settings, "train")))
     assert batch["template_images"].shape[1] == 2 and batch["label"].shape == (4,)
     assert set(batch["label"].tolist()) <= {0.0, 1.0}

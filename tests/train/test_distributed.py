@@ -12,8 +12,8 @@ from lib.config.local import LocalSettings
 from lib.models import build_stark
 from lib.train.distributed import DistContext, cleanup_distributed, derive_seed, init_distributed, seed_everything
 from lib.train.errors import NonFiniteLossError
-from lib.train.losses import build_criterion
-from lib.train.optim import apply_freezing, build_optimizer, build_scheduler, frozen_module_names
+from lib.train.objectives import build_objective
+from lib.train.optim import build_optimizer, build_scheduler, freeze_for_objective
 from lib.train.run import build_train_loader
 from lib.train.trainer import Trainer, TrainerOptions
 from tests.train.conftest import tiny_config
@@ -25,17 +25,19 @@ OPTS = ["model.transformer.dropout=0.0", "data.train.sample_per_epoch=8", "train
 def _build(cfg, settings, ctx, nan_at=None):
     seed_everything(derive_seed(cfg.train.seed))
     model = build_stark(cfg)
-    frozen = frozen_module_names(cfg, model)
-    apply_freezing(model, frozen, cfg.train.freeze_layers)
+    criterion = build_objective(cfg)
+    frozen = freeze_for_objective(criterion, model, cfg)
     optimizer = build_optimizer(cfg, model)
-    criterion = build_criterion(cfg)
     if nan_at is not None:
         inner, calls = criterion, [0]
 
-        def criterion(outputs, batch):  # NaN on this rank only, at the nan_at-th call
-            loss, stats = inner(outputs, batch)
-            calls[0] += 1
-            return (loss * float("nan"), stats) if calls[0] == nan_at else (loss, stats)
+        class NanOnThisRank(type(inner)):
+            def __call__(self, outputs, batch):  # NaN on this rank only, at the nan_at-th call
+                loss, stats = inner(outputs, batch)
+                calls[0] += 1
+                return (loss * float("nan"), stats) if calls[0] == nan_at else (loss, stats)
+
+        criterion = NanOnThisRank()
 
     return Trainer(
         model,

@@ -3,7 +3,8 @@ import math
 import pytest
 import torch
 
-from lib.train.losses import StarkCriterion, degenerate_mask, paired_giou
+from lib.train.losses import degenerate_mask, paired_giou
+from lib.train.objectives import BoxObjective, ScoreObjective
 from lib.utils.box_ops import box_cxcywh_to_xyxy
 
 
@@ -23,7 +24,7 @@ def test_giou_hand_computed():
 
 
 def test_stage1_loss_weights_and_clamped_ground_truth():
-    crit = StarkCriterion(stage=1, giou_weight=2.0, l1_weight=5.0)
+    crit = BoxObjective(giou_weight=2.0, l1_weight=5.0)
     pred_xyxy = [0.0, 0.2, 0.4, 1.0]
     outputs = {"pred_boxes": torch.tensor([[_xyxy_to_cxcywh(pred_xyxy)]])}
     # GT (x, y, w, h) = (-0.1, 0.2, 0.5, 1.0) -> xyxy (-0.1, 0.2, 0.4, 1.2) -> clamped (0, 0.2, 0.4, 1.0) == pred
@@ -51,7 +52,7 @@ def _degenerate_batch():
 def test_per_box_guard_keeps_a_finite_loss_and_gradient_for_degenerate_boxes():
     boxes, batch = _degenerate_batch()
     assert degenerate_mask(box_cxcywh_to_xyxy(boxes.detach()).reshape(-1, 4)).tolist() == [False, True]
-    crit = StarkCriterion(stage=1)
+    crit = BoxObjective()
     loss, stats = crit({"pred_boxes": boxes}, batch)
     loss.backward()
     assert math.isfinite(loss.item()) and torch.isfinite(boxes.grad).all()
@@ -66,7 +67,7 @@ def test_per_box_guard_keeps_a_finite_loss_and_gradient_for_degenerate_boxes():
 
 def test_official_fallback_zeroes_the_whole_batch_and_counts():
     boxes, batch = _degenerate_batch()
-    crit = StarkCriterion(stage=1, official_giou_fallback=True)
+    crit = BoxObjective(official_giou_fallback=True)
     loss, stats = crit({"pred_boxes": boxes}, batch)
     assert stats["giou"].item() == 0.0 and stats["iou"].item() == 0.0 and stats["giou_fallback"].item() == 1
     assert loss.item() == pytest.approx(5 * stats["l1"].item())
@@ -77,7 +78,7 @@ def test_official_fallback_zeroes_the_whole_batch_and_counts():
 
 
 def test_stage2_bce_on_score_logits():
-    crit = StarkCriterion(stage=2, cls_weight=1.0)
+    crit = ScoreObjective(cls_weight=1.0)
     logits = torch.tensor([[[0.0]], [[2.0]]])
     label = torch.tensor([1.0, 0.0])
     loss, stats = crit({"pred_logits": logits}, {"label": label})

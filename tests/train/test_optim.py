@@ -1,18 +1,18 @@
 import pytest
 import torch
 
-from lib.config import EXPERIMENTS_DIR, Config, apply_overrides, load_config_file
-from lib.models import build_stark
+from lib.config import Config, apply_overrides
+from lib.train.objectives import BoxObjective, ScoreObjective
 from lib.train.optim import (
     apply_freezing,
     build_optimizer,
     build_scheduler,
     count_parameters,
+    freeze_for_objective,
     frozen_module_names,
     param_groups,
     set_train_mode,
 )
-from tests.tiny import TINY_NETWORK
 from tests.train.fakes import FakeStark
 
 
@@ -23,9 +23,8 @@ def _trainable(model):
 def test_stage1_freezes_backbone_layers_and_unused_score_head():
     cfg = Config()
     model = FakeStark(score_head=True)
-    frozen = frozen_module_names(cfg, model)
+    frozen = freeze_for_objective(BoxObjective(), model, cfg)
     assert frozen == ["cls_head"]
-    apply_freezing(model, frozen, cfg.train.freeze_layers)
     names = _trainable(model)
     assert not any(n.startswith(("backbone.0.body.conv1", "backbone.0.body.layer1", "cls_head")) for n in names)
     assert {"backbone.0.body.layer2.weight", "backbone.0.body.layer3.weight", "box_head.0.weight"} <= names
@@ -38,11 +37,10 @@ def test_stage1_freezes_backbone_layers_and_unused_score_head():
 
 
 def test_stage2_trains_only_the_score_head_in_one_group():
-    cfg = apply_overrides(Config(), ["model.score_head=true", "train.stage=2"])
-    cfg.train.freeze_modules = ["backbone", "bottleneck", "query_embed", "transformer", "box_head"]
+    cfg = apply_overrides(Config(), ["model.score_head=true", "train.objective=score"])
     model = FakeStark(score_head=True)
-    frozen = frozen_module_names(cfg, model)
-    apply_freezing(model, frozen, cfg.train.freeze_layers)
+    frozen = freeze_for_objective(ScoreObjective(), model, cfg)
+    assert frozen == ["backbone", "bottleneck", "query_embed", "transformer", "box_head"]
     assert _trainable(model) == {"cls_head.weight", "cls_head.bias"}
     opt = build_optimizer(cfg, model)
     assert len(opt.param_groups) == 1 and opt.param_groups[0]["lr"] == pytest.approx(1e-4)
@@ -73,17 +71,7 @@ def test_step_scheduler_drops_at_lr_drop_epoch():
     assert isinstance(opt, torch.optim.AdamW) and opt.defaults["weight_decay"] == pytest.approx(1e-4)
 
 
-@pytest.mark.parametrize("path", sorted(EXPERIMENTS_DIR.glob("*/*.yaml")), ids=lambda p: f"{p.parent.name}/{p.stem}")
-def test_every_shipped_config_freezes_existing_modules_only(path):
-    """Each shipped experiment (tiny width) builds and its stage's freezing names real modules."""
-    shipped = load_config_file(path).model.transformer
-    removed = {f"model.transformer.{key}" for key in ("enc_layers", "dec_layers") if getattr(shipped, key) == 0}
-    tiny = [o for o in TINY_NETWORK if o.split("=")[0] not in removed]  # keep the ablation's removed parts removed
-    cfg = load_config_file(path, [*tiny, "data.search.size=64", "data.template.size=32"])
-    model = build_stark(cfg)
-    apply_freezing(model, frozen_module_names(cfg, model), cfg.train.freeze_layers)
-    trainable = {name.split(".")[0] for name, p in model.named_parameters() if p.requires_grad}
-    if cfg.train.stage == 2:
-        assert trainable == {"cls_head"}
-    else:
-        assert "transformer" in trainable or cfg.model.transformer.enc_layers + cfg.model.transformer.dec_layers == 0
+def test_config_freeze_list_adds_to_what_the_objective_leaves_out():
+    model = FakeStark(score_head=True)
+    assert frozen_module_names(BoxObjective(), model, ["backbone", "cls_head"]) == ["cls_head", "backbone"]
+    assert frozen_module_names(BoxObjective(train_score_head=True), model) == []

@@ -194,14 +194,14 @@ def test_flags_and_settings_overrides_are_routed(settings_file, tmp_path):
 
 def test_nan_loss_exits_non_zero_with_the_message_and_no_finished_line(tmp_path, settings_file, monkeypatch, capsys):
     from lib.train import run as run_module
-    from lib.train.losses import StarkCriterion
+    from lib.train.objectives import BoxObjective
 
-    class NanCriterion(StarkCriterion):
-        def forward(self, outputs, batch):
-            loss, stats = super().forward(outputs, batch)
+    class NanObjective(BoxObjective):
+        def __call__(self, outputs, batch):
+            loss, stats = super().__call__(outputs, batch)
             return loss * float("nan"), stats
 
-    monkeypatch.setattr(run_module, "build_criterion", lambda cfg: NanCriterion(stage=cfg.train.stage))
+    monkeypatch.setattr(run_module, "build_objective", lambda cfg: NanObjective())
     code = _load_entry().main(["--script", "stark_s", "--save_dir", str(tmp_path), "--settings", str(settings_file),
                                "--no_progress", "--opts", *OPTS])  # fmt: skip
     assert code == 3

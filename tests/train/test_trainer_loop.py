@@ -11,9 +11,9 @@ from lib.config import Config
 from lib.train.accumulation import InterleavedLoader, virtual_ranks
 from lib.train.checkpointing import CheckpointManager, load_training_state
 from lib.train.errors import NonFiniteLossError
-from lib.train.losses import StarkCriterion
 from lib.train.metrics_log import MetricsLogger
-from lib.train.optim import apply_freezing, build_optimizer, build_scheduler, frozen_module_names
+from lib.train.objectives import BoxObjective
+from lib.train.optim import build_optimizer, build_scheduler, freeze_for_objective
 from lib.train.trainer import Trainer, TrainerOptions
 from tests.train.fakes import FakeLoader, FakeStark
 
@@ -25,15 +25,15 @@ def make_trainer(tmp_path, loader, *, epochs=2, accum=1, dropout=0.1, amp="none"
     model = FakeStark(score_head=True, dropout=dropout)
     if not bn:
         model.box_head[1] = torch.nn.Identity()
-    frozen = frozen_module_names(cfg, model)
-    apply_freezing(model, frozen, cfg.train.freeze_layers)
+    criterion = criterion or BoxObjective()
+    frozen = freeze_for_objective(criterion, model, cfg)
     optimizer = build_optimizer(cfg, model)
     options = TrainerOptions(
         epochs=epochs, grad_accum_steps=accum, amp=amp, seed=7, print_interval=1, batch_size=2, show_progress=False
     )
     return Trainer(
         model=model,
-        criterion=criterion or StarkCriterion(stage=1),
+        criterion=criterion,
         optimizer=optimizer,
         scheduler=build_scheduler(cfg, optimizer),
         train_loader=loader,
@@ -41,7 +41,7 @@ def make_trainer(tmp_path, loader, *, epochs=2, accum=1, dropout=0.1, amp="none"
         checkpoints=CheckpointManager(tmp_path / "ckpt", "STARKST", keep_last=5, keep_every=0),
         metrics=MetricsLogger(tmp_path / "metrics.jsonl", tmp_path / "tb"),
         frozen_modules=frozen,
-        config_dict={"train": {"stage": 1}},
+        config_dict={"train": {"objective": "box"}},
     )
 
 
@@ -58,7 +58,7 @@ def test_checkpoints_hold_the_documented_entries_and_load_weights_only(tmp_path)
     path = tmp_path / "ckpt" / "STARKST_ep0001.pth.tar"
     raw = torch.load(path, weights_only=True)
     assert {"net", "net_type", "epoch", "optimizer", "scheduler", "scaler", "rng", "config", "code_version"} <= set(raw)
-    assert raw["net_type"] == "STARKST" and raw["epoch"] == 1 and raw["config"] == {"train": {"stage": 1}}
+    assert raw["net_type"] == "STARKST" and raw["epoch"] == 1 and raw["config"] == {"train": {"objective": "box"}}
     assert not any(k.startswith("module.") for k in raw["net"]) and "backbone.0.body.layer2.weight" in raw["net"]
     assert raw["code_version"]["version"]
     assert load_training_state(path)["scheduler"]["last_epoch"] == 1
@@ -95,18 +95,18 @@ def test_kill_mid_epoch_and_resume_equals_uninterrupted(tmp_path):
 
 
 def test_nan_loss_stops_with_epoch_iteration_and_terms(tmp_path):
-    class NanAt(StarkCriterion):
+    class NanAt(BoxObjective):
         calls = 0
 
-        def forward(self, outputs, batch):
-            loss, stats = super().forward(outputs, batch)
+        def __call__(self, outputs, batch):
+            loss, stats = super().__call__(outputs, batch)
             NanAt.calls += 1
             if NanAt.calls == 7:  # epoch 2 (4 steps per epoch), iteration 3
                 loss = loss * float("nan")
                 stats["loss"] = loss.detach()
             return loss, stats
 
-    trainer = make_trainer(tmp_path, FakeLoader(8, 2), epochs=3, criterion=NanAt(stage=1))
+    trainer = make_trainer(tmp_path, FakeLoader(8, 2), epochs=3, criterion=NanAt())
     with pytest.raises(NonFiniteLossError, match=r"epoch 2, iteration 3 .*loss=nan.*giou=") as info:
         trainer.fit()
     assert info.value.epoch == 2 and info.value.iteration == 3

@@ -9,9 +9,9 @@ from lib.models import build_stark
 from lib.train import run as run_module
 from lib.train.checkpointing import load_training_state
 from lib.train.distributed import DistContext
-from lib.train.losses import build_criterion
 from lib.train.metrics_log import MetricsLogger
-from lib.train.optim import apply_freezing, build_optimizer, build_scheduler, frozen_module_names
+from lib.train.objectives import build_objective
+from lib.train.optim import build_optimizer, build_scheduler, freeze_for_objective
 from lib.train.run import TrainRequest, build_train_loader, run_training
 from lib.train.trainer import Trainer, TrainerOptions
 from tests.train.conftest import TINY, tiny_config
@@ -42,15 +42,15 @@ def test_loss_falls_when_overfitting_one_batch(settings, tmp_path):
     batch = next(iter(loader))
     torch.manual_seed(0)
     model = build_stark(cfg)
-    frozen = frozen_module_names(cfg, model)
-    apply_freezing(model, frozen, cfg.train.freeze_layers)
+    objective = build_objective(cfg)
+    frozen = freeze_for_objective(objective, model, cfg)
     optimizer = build_optimizer(cfg, model)
     options = TrainerOptions.from_config(cfg, show_progress=False)
     options.epochs = 1
     metrics = MetricsLogger(tmp_path / "m.jsonl", None)
     trainer = Trainer(
         model,
-        build_criterion(cfg),
+        objective,
         optimizer,
         build_scheduler(cfg, optimizer),
         RepeatLoader(batch, 10),
@@ -149,4 +149,4 @@ def test_kill_mid_epoch_and_resume_equals_uninterrupted_run(settings, tmp_path, 
 
 
 def test_tiny_overrides_are_valid():
-    assert tiny_config("stark_st2").train.stage == 2 and len(TINY) > 10
+    assert tiny_config("stark_st2").train.objective == "score" and len(TINY) > 10
