@@ -123,6 +123,7 @@ def build_sampler(
         brightness_jitter=data.brightness_jitter,
         training=split == "train",
         feature_stride=cfg.model.backbone.stride,
+        official_flip=cfg.train.official_parity,
     )
     options = SamplerOptions(
         mode=data.sampler_mode,
@@ -131,6 +132,7 @@ def build_sampler(
         max_intervals=list(data.max_sample_interval),
         max_redraws=data.max_redraws,
         train_cls=objective_class(cfg.train.objective).presence_labels,
+        official_negatives=cfg.train.official_parity,
         return_meta=return_meta,
     )
     # the val sampler gets its own seed stream so val samples differ from train samples of the same index

@@ -54,6 +54,7 @@ class StarkProcessing:
         brightness_jitter: float = 0.2,
         training: bool = True,
         feature_stride: int = 16,
+        official_flip: bool = False,
     ):
         self.template, self.search = template, search
         self.mean = np.asarray(mean, dtype=np.float32)
@@ -62,6 +63,7 @@ class StarkProcessing:
         self.brightness_jitter = brightness_jitter
         self.training = training
         self.feature_stride = feature_stride
+        self.official_flip = official_flip  # the joint flip maps x -> W - 1 - x - w (official parity)
 
     def _finish(self, patch: np.ndarray, mask: np.ndarray, box: np.ndarray, rng: np.random.Generator):
         """Per-crop transforms + normalisation -> ((3,S,S) float32, (S,S) bool, (4,) float) numpy arrays.
@@ -124,7 +126,7 @@ class StarkProcessing:
         # the joint flip mirrors boxes here and frames inside the crop (only the cropped part is flipped)
         mirrored = rng.random() < 0.5
         if mirrored:
-            boxes = [flip_box(box, frame.shape[1]) for frame, box in zip(frames, boxes)]
+            boxes = [flip_box(box, frame.shape[1], self.official_flip) for frame, box in zip(frames, boxes)]
         n_t = len(template_frames)
         templates = self._crops(frames[:n_t], boxes[:n_t], self.template, rng, mirrored)
         if templates is None:

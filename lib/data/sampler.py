@@ -9,7 +9,8 @@ Modes: ``causal`` (STARK-S: search after the template, within the max gap), ``tr
 on the template's side of the search; ``trident_pro`` allows it to be an invisible frame). With
 ``train_cls`` (stage 2) half the samples are negatives labelled 0: a frame of the same video where the
 target is invisible, annotated with a centred box of W/8 x H/8, or, when the video has none, a frame of
-another sequence with its own annotation.
+another sequence with its own annotation (with ``official_negatives`` any sequence, the template's own
+included, as upstream: its visible target is then labelled 0).
 
 A sample that fails (processing invalid, unreadable frame) is redrawn with the same generator, at most
 ``max_redraws`` times; then :class:`SamplingError` names the dataset/sequence that failed most.
@@ -64,6 +65,7 @@ class SamplerOptions:
     max_redraws: int = 100
     train_cls: bool = False
     pos_prob: float = 0.5
+    official_negatives: bool = False  # a fallback negative may come from the template's own sequence (official)
     min_length: int = 20  # official: video sequences need >= 20 frames ...
     # ... and more than 2 * (num_templates + num_search) visible frames (enforced at construction)
     return_meta: bool = False  # add dataset/sequence/frame ids (strings) to each sample
@@ -227,7 +229,8 @@ class TrackingSampler(Dataset):
                 return [frame], [box], (d, s, ids)
         for _ in range(_MAX_ID_DRAWS):
             d2, s2 = self._pick(rng)
-            if (d2, s2) != (d, s):
+            # the official draw may land on the template's own sequence and label its visible target 0
+            if self.opts.official_negatives or (d2, s2) != (d, s):
                 break
         else:
             return None

@@ -22,14 +22,14 @@ def flip_image(image: np.ndarray) -> np.ndarray:
     return cv2.flip(image, 1)
 
 
-def flip_box(box_xywh: np.ndarray, width: int) -> np.ndarray:
+def flip_box(box_xywh: np.ndarray, width: int, official: bool = False) -> np.ndarray:
     """Mirror a box in an image of ``width`` pixels: ``x -> W - x - w`` (pixel-edge coordinates).
 
     The official transform maps ``x -> W - 1 - x - w``, a one-pixel shift against the mirrored image;
-    this uses the exact mirror (documented deviation).
+    this uses the exact mirror (documented deviation) unless ``official`` (``train.official_parity``).
     """
     box = np.asarray(box_xywh, dtype=np.float64).copy()
-    box[0] = width - box[0] - box[2]
+    box[0] = width - float(official) - box[0] - box[2]
     return box
 
 
