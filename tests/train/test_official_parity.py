@@ -9,8 +9,8 @@ import torch.nn.functional as F
 from torchvision.ops import box_convert, generalized_box_iou
 
 from lib.config import load_config
-from lib.data.processing import CropSpec, StarkProcessing
 from lib.data.errors import SamplingError
+from lib.data.processing import CropSpec, StarkProcessing
 from lib.data.sampler import SamplerOptions, TrackingSampler
 from lib.data.transforms import flip_box
 from lib.train.objectives import BoxObjective, build_objective
