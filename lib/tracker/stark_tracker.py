@@ -10,6 +10,10 @@ from ``cfg.test.update_intervals[dataset_name.upper()]``, else ``cfg.data.max_sa
 Without a score head but with several templates (the Table 6 #5 ablation, which the official code has
 no tracker for) the dynamic template is replaced on the interval alone.
 
+Table 7 variants: with several queries and a score head (Hungarian, K = 10) the box of the
+highest-confidence query is taken and its confidence is the score; with a query update (update-query)
+there is one template and each frame's decoder output is carried to the next frame's query.
+
 Template features are computed once per template (``model.encode``) and reused on every frame.
 """
 
@@ -88,8 +92,11 @@ class StarkTracker:
         self.model = model.to(self.device).eval()
         self.amp = amp
         self.has_score = getattr(model, "cls_head", None) is not None
-        # STARK-ST: one dynamic template per interval (official z_dict_list = [z1] + copies)
-        self.intervals = update_intervals(cfg, dataset_name) if cfg.data.template.number > 1 else []
+        self.updates_query = getattr(model, "query_update", None) is not None
+        # STARK-ST: one dynamic template per interval (official z_dict_list = [z1] + copies); the
+        # update-query variant's second training frame is the previous frame, not a template
+        dynamic = cfg.data.template.number > 1 and not self.updates_query
+        self.intervals = update_intervals(cfg, dataset_name) if dynamic else []
         if self.intervals and len(self.intervals) != cfg.data.template.number - 1:
             logger.warning(
                 "%d update intervals for %d dynamic templates; using one dynamic template per interval",
@@ -102,6 +109,7 @@ class StarkTracker:
         self.frame_id = 0
         self.template_patches: list = []
         self._last_template_patch = None
+        self.previous_query = None  # update-query: the previous frame's decoder output
 
     # ------------------------------------------------------------------------------------------
     def _autocast(self):
@@ -133,6 +141,7 @@ class StarkTracker:
         self.template_patches = [self._last_template_patch] * len(self.templates)
         self.state = init_box
         self.frame_id = 0
+        self.previous_query = None
         return {"target_bbox": list(self.state)}
 
     def track(self, image: np.ndarray, info: Optional[dict] = None) -> dict:
@@ -142,15 +151,26 @@ class StarkTracker:
         search_size = self.cfg.test.search_size
         search, resize_factor, _ = self.encode_crop(image, self.state, self.cfg.test.search_factor, search_size)
         with torch.inference_mode(), self._autocast():
-            out = self.model.decode(self.templates, search, run_box_head=True, run_cls_head=self.has_score)
+            out = self.model.decode(
+                self.templates,
+                search,
+                run_box_head=True,
+                run_cls_head=self.has_score,
+                previous_query=self.previous_query,
+            )
+        self.previous_query = out.get("query_embedding")
         pred_boxes = out["pred_boxes"].float().view(-1, 4)  # (Nq, 4) cxcywh normalised
+        scores = out["pred_logits"].float().view(-1).sigmoid() if self.has_score else None
+        if scores is not None and len(scores) > 1:
+            best = int(scores.argmax())  # Hungarian variant: the most confident query's box
+            pred_boxes, scores = pred_boxes[best : best + 1], scores[best : best + 1]
         # the official arithmetic: mean over queries, x search_size, / resize_factor in float32 tensors
         pred_box = (pred_boxes.mean(dim=0) * search_size / resize_factor).tolist()
         self.state = clip_box(map_box_back(pred_box, self.state, search_size, resize_factor), height, width)
         result: dict = {"target_bbox": list(self.state)}
         conf = None
-        if self.has_score:
-            conf = out["pred_logits"].float().view(-1).sigmoid().item()
+        if scores is not None:
+            conf = scores.item()
             result["conf_score"] = conf
         for index, interval in enumerate(self.intervals):
             # without a score head (ablation) the dynamic template is replaced on schedule alone
