@@ -15,14 +15,14 @@ from lib.config import PROJECT_ROOT
 from lib.data.synthetic import difficulty_options, render_sequence
 from lib.models import build_stark
 from lib.models.profiling import parameter_report
+from lib.tracker import StarkTracker
+from lib.tracker.runner import load_test_config
 from lib.train.distributed import DistContext
 from lib.train.metrics_log import MetricsLogger
 from lib.train.objectives import build_objective
 from lib.train.optim import build_optimizer, build_scheduler, freeze_for_objective
 from lib.train.run import build_train_loader
 from lib.train.trainer import Trainer, TrainerOptions
-from lib.tracker import StarkTracker
-from lib.tracker.runner import load_test_config
 from tests.tracker.conftest import TINY as TINY_TRACKER
 from tests.train.conftest import TINY
 from tests.train.test_trainer_real import RepeatLoader
