@@ -151,12 +151,10 @@ class ScoreObjective(Objective):
         return score_loss(outputs["pred_logits"].float(), batch["label"].float(), self.cls_weight)
 
 
-class JointObjective(BoxObjective):
-    """Table 7 "Loc-Cls joint": box losses on the positives plus the score BCE on all, in one stage."""
+class _BoxAndScoreObjective(BoxObjective):
+    """Boxes and the score head trained together in one stage: the whole network trains."""
 
-    name = "box_score"
     heads = frozenset({"box", "score"})
-    presence_labels = True
 
     def __init__(
         self,
@@ -166,10 +164,17 @@ class JointObjective(BoxObjective):
         official_giou_fallback: bool = False,
     ) -> None:
         super().__init__(giou_weight, l1_weight, official_giou_fallback, train_score_head=True)
-        self.score = ScoreObjective(cls_weight)
+        self.cls_weight = cls_weight
+
+
+class JointObjective(_BoxAndScoreObjective):
+    """Table 7 "Loc-Cls joint": box losses on the positives plus the score BCE on all, in one stage."""
+
+    name = "box_score"
+    presence_labels = True
 
     def __call__(self, outputs: dict, batch: dict) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        cls, cls_stats = self.score(outputs, batch)
+        cls, cls_stats = score_loss(outputs["pred_logits"].float(), batch["label"].float(), self.cls_weight)
         positive = batch["label"] > 0.5
         if positive.any():
             # negatives carry dummy boxes: they supervise the score only
@@ -198,21 +203,10 @@ def hungarian_match(cost: torch.Tensor) -> torch.Tensor:
     return torch.tensor(matched, dtype=torch.long, device=cost.device)
 
 
-class HungarianObjective(BoxObjective):
+class HungarianObjective(_BoxAndScoreObjective):
     """Table 7 "Hungarian": K boxes with confidences, the target matched to one query per sample."""
 
     name = "hungarian"
-    heads = frozenset({"box", "score"})
-
-    def __init__(
-        self,
-        giou_weight: float = 2.0,
-        l1_weight: float = 5.0,
-        cls_weight: float = 1.0,
-        official_giou_fallback: bool = False,
-    ) -> None:
-        super().__init__(giou_weight, l1_weight, official_giou_fallback, train_score_head=True)
-        self.cls_weight = cls_weight
 
     def matching_cost(self, pred_boxes: torch.Tensor, pred_logits: torch.Tensor, gt_xywh: torch.Tensor):
         """DETR's matching cost of every query against the sample's target: (B, K, 1)."""

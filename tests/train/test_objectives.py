@@ -79,6 +79,9 @@ def test_old_stage_keys_point_to_the_objective():
         ("stark_st1", ["model.transformer.dec_layers=0", "train.freeze_modules=[query_embed]"], r"names query_embed"),
         ("stark_st1", ["model.query_source=template", "train.freeze_modules=[query_embed]"], r"names query_embed"),
         ("stark_st1", ["train.objective=boxes"], r"'train.objective' is 'boxes'; choose one of box, score"),
+        ("stark_s", ["model.query_update=true"], r"'data.template.number' must be 2, got 1"),
+        ("stark_st1", ["model.query_source=template", "model.transformer.dec_layers=0"], r"need a decoder"),
+        ("stark_st1", ["model.query_source=tokens"], r"'model.query_source' is 'tokens'; choose one of learned"),
     ],
 )
 def test_objective_and_variant_mismatches_fail_in_one_line_naming_the_key(script, overrides, message):
