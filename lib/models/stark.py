@@ -7,7 +7,6 @@ Output dict keys (all batch-first):
 * ``encoder_attention``: (B, L, L) last encoder layer self-attention, heads averaged; with
   ``return_attention`` and at least one encoder layer. L = all template tokens + search tokens.
 * ``decoder_attention``: (B, Nq, L) last decoder cross-attention; with ``return_attention`` and a decoder.
-
 * ``query_embedding``: (B, Nq, C) the decoder output; with ``query_update`` (carried to the next frame).
 
 Without a decoder (ablation ``dec_layers=0``) there is no query: the corner head reads the search
@@ -154,7 +153,7 @@ class Stark(nn.Module):
                 template_features, search_features, return_attention
             )
         else:
-            search_memory, hs, enc_attention, dec_attention = self._joint_pass(
+            search_memory, hs, enc_attention, dec_attention = self._stark_pass(
                 template_features, search_features, return_attention, previous_query
             )
         out: dict[str, torch.Tensor] = {}
@@ -173,7 +172,7 @@ class Stark(nn.Module):
                 out["decoder_attention"] = dec_attention
         return out
 
-    def _joint_pass(self, template_features, search_features, return_attention, previous_query):
+    def _stark_pass(self, template_features, search_features, return_attention, previous_query):
         """STARK: templates and search encoded together, learned queries (updated when asked)."""
         merged = merge_sequences([*template_features, search_features])
         pos = merged.pos if self.position_encoding is not None else None

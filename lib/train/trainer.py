@@ -102,7 +102,8 @@ class Trainer:
 
     Args:
         model: the unwrapped model, already on ``ctx.device`` with frozen parameters set; it is wrapped
-            in ``DistributedDataParallel(find_unused_parameters=False)`` when ``ctx.distributed``.
+            in ``DistributedDataParallel`` when ``ctx.distributed`` (``find_unused_parameters`` from the
+            options: off unless official parity leaves an unused module trainable).
         criterion: the training objective (``lib.train.objectives.Objective``): ``predict(model, batch)``
             gives the outputs, ``criterion(outputs, batch) -> (loss, stats)``, plus its counters.
         optimizer, scheduler: the scheduler is stepped once per epoch.
