@@ -89,6 +89,19 @@ def heldout_scores(sequences: list, folder: Path) -> tuple[float, float]:
     return ao, sr
 
 
+def initial_box_floor(out: Path, roots: dict) -> tuple[float, float]:
+    """(AO, SR@0.5) of repeating the initial box: the floor a learnt tracker must clear on this data."""
+    from lib.data.registry import load_test_sequences
+    from lib.evaluation.baselines import write_initial_box_results
+
+    settings = load_local_settings(roots["settings"], [f"got10k_dir={roots['heldout']}"])
+    sequences = load_test_sequences(DATASET, settings)
+    folder = out / "runs" / "initial_box"
+    shutil.rmtree(folder, ignore_errors=True)
+    write_initial_box_results(sequences, folder)
+    return heldout_scores(sequences, folder)
+
+
 def run_variant(variant: Variant, args, out: Path, roots: dict, env: dict) -> dict:
     """Train and test one variant in ``out/runs/<name>`` (cleared first: stale checkpoints or results
     of an earlier run would be picked up); returns its row of the table."""
@@ -166,6 +179,7 @@ def main() -> int:
     env.pop("CUDA_VISIBLE_DEVICES", None)
 
     rows = [run_variant(v, args, out, roots, env) for v in VARIANTS if v.name in args.variants]
+    floor_ao, floor_sr = initial_box_floor(out, roots)
     load = os.getloadavg()[0]
     print(
         f"\n=== held-out AO after {args.minutes:g} min of training per variant "
@@ -177,6 +191,7 @@ def main() -> int:
         v = row["variant"]
         epochs = " / ".join(str(e) for e in row["epochs"])
         print(f"| {v.name} | {v.paper} | {epochs} | {row['ao']:.3f} | {row['sr']:.3f} | {row['wall_minutes']:.1f} |")
+    print(f"| repeat the initial box (floor) | | | {floor_ao:.3f} | {floor_sr:.3f} | |")
     return 0
 
 
