@@ -423,8 +423,6 @@ def _validate_objective_and_variant(cfg: Config, source: str) -> None:
         raise ConfigError(
             f"{source}: 'train.objective' {t.objective} needs the score head but 'model.score_head' is false"
         )
-    if m.num_object_queries < 1:
-        raise ConfigError(f"{source}: 'model.num_object_queries' (K) must be >= 1, got {m.num_object_queries}")
     if t.objective == "hungarian" and m.query_source != "learned":
         raise ConfigError(
             f"{source}: 'train.objective' hungarian matches learned queries; set model.query_source=learned"

@@ -74,7 +74,7 @@ def test_old_stage_keys_point_to_the_objective():
     [
         ("stark_s", ["train.objective=score"], r"'train.objective' score needs the score head"),
         ("stark_st1", ["model.score_head=false", "train.objective=box_score"], r"box_score needs the score head"),
-        ("stark_st1", ["model.num_object_queries=0"], r"'model.num_object_queries' \(K\) must be >= 1"),
+        ("stark_st1", ["model.num_object_queries=0"], r"'model.num_object_queries' is 0; it must be >= 1"),
         ("stark_st1", ["train.freeze_modules=[query_update]"], r"'train.freeze_modules' names query_update"),
         ("stark_st1", ["model.transformer.dec_layers=0", "train.freeze_modules=[query_embed]"], r"names query_embed"),
         ("stark_st1", ["model.query_source=template", "train.freeze_modules=[query_embed]"], r"names query_embed"),
