@@ -1,4 +1,9 @@
-"""The full-size networks against the official state_dict layouts and parameter counts."""
+"""The full-size networks against the official state_dict layouts and parameter counts.
+
+``data/state_dict_<variant>.json`` lists every key of the released checkpoints' ``net`` state dict with its shape
+(read from STARKS_ep0500.pth.tar and STARKST_ep0050.pth.tar of researchmm/Stark), kept here so the suite needs
+nothing outside the repository.
+"""
 
 from __future__ import annotations
 
@@ -8,18 +13,18 @@ from pathlib import Path
 import pytest
 import torch
 
-from lib.config import PROJECT_ROOT, load_config
+from lib.config import load_config
 from lib.models import build_stark
 from lib.models.profiling import make_inputs, paper_convention_parameters, paper_macs, parameter_report
 
-REFERENCE_DIR = Path(PROJECT_ROOT).parent / "shared" / "reference"
+REFERENCE_DIR = Path(__file__).parent / "data"
 
 VARIANTS = {
     "S50": ("stark_s", "baseline"),
     "ST50": ("stark_st2", "baseline"),
     "ST101": ("stark_st2", "baseline_R101"),
 }
-# official totals (facts section 5) and the paper's rounded figures
+# totals of the official networks built by researchmm/Stark's own build functions, and the paper's rounded figures
 TOTAL_PARAMS = {"S50": 28_095_554, "ST50": 28_227_395, "ST101": 47_167_299}
 TRAINABLE_STAGE1 = {"S50": 27_873_154, "ST50": 28_004_995, "ST101": 46_944_899}
 PAPER_PARAMS_M = {"S50": 23.3, "ST50": 23.5, "ST101": 42.4}
@@ -35,10 +40,7 @@ def networks():
 
 
 def _reference(key: str) -> dict[str, list[int]]:
-    path = REFERENCE_DIR / f"state_dict_{key}.json"
-    if not path.is_file():
-        pytest.fail(f"reference layout {path} is missing: the parity test needs ../shared/reference next to the repo")
-    return json.loads(path.read_text())
+    return json.loads((REFERENCE_DIR / f"state_dict_{key}.json").read_text())
 
 
 @pytest.mark.parametrize("key", list(VARIANTS))
@@ -76,7 +78,8 @@ def test_paper_convention_macs(networks, key, backbone, head):
     assert counts["paper_transformer_head_macs"] / 1e9 == pytest.approx(head, abs=5e-4)
     assert counts["paper_template_macs"] / 1e9 == pytest.approx({"ST101": 2.299}.get(key, 1.087), abs=5e-4)
     assert round(counts["paper_step_macs"] / 1e9, 1) == {"S50": 10.5, "ST50": 10.9, "ST101": 18.5}[key]
-    # the official script's "overall" with its custom attention rule (facts section 5)
+    # "overall" of the official tracking/profile_model.py: thop plus its custom attention rule (Q, K, V projections
+    # and the attention products, without the output projection)
     assert counts["official_rule_step_macs"] / 1e9 == pytest.approx(
         {"S50": 12.085, "ST50": 12.810, "ST101": 20.386}[key], abs=5e-4
     )
