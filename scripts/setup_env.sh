@@ -6,6 +6,10 @@ REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO_ROOT"
 PYTHON="${PYTHON:-python3}"
 if [ ! -x .venv/bin/python ]; then
+  if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null; then
+    echo "[setup] this project needs Python 3.10 or newer; $PYTHON is $($PYTHON --version 2>&1): set PYTHON=python3.10 (or newer)" >&2
+    exit 2
+  fi
   echo "[setup] creating .venv with $($PYTHON --version 2>&1)"
   "$PYTHON" -m venv .venv
 fi
