@@ -37,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     setup_logging(logging.WARNING)
+    logging.getLogger("lib.config.local").setLevel(logging.INFO)  # still say which settings file is checked
     try:
         config_opts, path_opts = split_overrides(args.opts)
         settings = load_local_settings(args.settings, path_opts)

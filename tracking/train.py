@@ -142,6 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         show_progress=not args.no_progress,
     )
     rank = int(os.environ.get("RANK", "0"))
+    setup_logging(rank=rank)  # the settings file in use is logged while resolving; the log file comes after
     try:
         cfg, settings = resolve_config_and_settings(request)
     except ConfigError as err:

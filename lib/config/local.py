@@ -1,16 +1,18 @@
 """Per-user paths: dataset roots and output folders, from one YAML settings file.
 
 ``tracking/create_default_local_file.py --workspace_dir . --data_dir ./data --save_dir .`` writes the
-file (the command users of the official code know; upstream it generated two ``local.py`` modules).
-The file is looked up in this order: an explicit path, ``$STARK_LOCAL_FILE``, ``./stark_local.yaml``
-in the working directory, then ``stark_local.yaml`` in the project root. Without any file, defaults
-relative to the working directory are used, so a fresh checkout works with ``./data``.
+file into the workspace folder (the command users of the official code know; upstream it generated two
+``local.py`` modules). The file is looked up in this order: an explicit path, ``$STARK_LOCAL_FILE``,
+``./stark_local.yaml`` in the working directory, then ``stark_local.yaml`` in the project root. Without any
+file, defaults relative to the working directory are used, so a fresh checkout works with ``./data``.
+Every load logs which file it used, so a run never reads another workspace's paths unannounced.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +21,8 @@ from typing import Iterable, Optional
 import yaml
 
 from lib.config.loader import PROJECT_ROOT, ConfigError
+
+logger = logging.getLogger(__name__)
 
 LOCAL_FILE_NAME = "stark_local.yaml"
 LOCAL_FILE_ENV = "STARK_LOCAL_FILE"
@@ -124,7 +128,14 @@ def load_local_settings(path: Optional[str | Path] = None, overrides: Iterable[s
     """Read the settings file (if any) and apply ``key=PATH`` overrides; unknown keys are errors."""
     values: dict = {}
     found = find_local_file(path)
-    source = str(found) if found else "defaults"
+    source = str(found.resolve()) if found else "defaults"
+    if found:
+        logger.info("settings: %s", source)
+    else:
+        logger.info(
+            "settings: no %s (looked for $%s, ./%s, %s): defaults relative to %s",
+            LOCAL_FILE_NAME, LOCAL_FILE_ENV, LOCAL_FILE_NAME, PROJECT_ROOT / LOCAL_FILE_NAME, Path.cwd(),
+        )
     if found:
         try:
             data = yaml.safe_load(found.read_text()) or {}

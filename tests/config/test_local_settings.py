@@ -1,3 +1,5 @@
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -44,3 +46,24 @@ def test_an_explicit_settings_file_must_exist_and_parse(tmp_path: Path, monkeypa
     broken.write_text("data_dir: [unclosed\n")
     with pytest.raises(ConfigError, match=r"broken\.yaml: not valid YAML"):
         load_local_settings(broken)
+
+
+def test_every_load_names_the_settings_file_it_used(tmp_path: Path, monkeypatch, caplog):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("STARK_LOCAL_FILE", raising=False)
+    caplog.set_level("INFO", logger="lib.config.local")
+    own = tmp_path / "stark_local.yaml"
+    own.write_text(yaml.safe_dump({"data_dir": str(tmp_path)}))
+    load_local_settings()
+    assert f"settings: {own.resolve()}" in caplog.text
+
+
+def test_default_settings_file_goes_to_the_workspace_folder(tmp_path: Path):
+    workspace = tmp_path / "run_a"
+    script = Path(__file__).resolve().parents[2] / "tracking" / "create_default_local_file.py"
+    args = ["--workspace_dir", str(workspace), "--data_dir", str(tmp_path / "data"), "--save_dir", str(workspace)]
+    done = subprocess.run([sys.executable, str(script), *args], cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    written = yaml.safe_load((workspace / "stark_local.yaml").read_text())
+    assert written["save_dir"] == str(workspace.resolve())
+    assert not (tmp_path / "stark_local.yaml").exists()
