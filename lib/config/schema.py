@@ -25,7 +25,7 @@ class BackboneConfig:
     output_layers: list[str] = field(default_factory=lambda: ["layer3"])  # only layer3 is supported
     dilation: bool = False  # official option; must stay False (stride 16 is what the heads expect)
     stride: int = 16  # feature stride of the truncated trunk; the corner head derives its grid from it
-    pretrained: bool = True  # load ImageNet weights (torchvision's weights API, or weights_path)
+    pretrained: bool = True  # ImageNet weights: weights_path, else torchvision's weights API (downloads once)
     weights_path: Optional[str] = None  # local torchvision ResNet state_dict file; beats the weights API
 
 

@@ -24,12 +24,12 @@ LOGGER = logging.getLogger(__name__)
 
 _TRUNK_LAYERS = ("conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3")
 
-# torchvision weights enum per trunk, plus the legacy file names the official code downloaded
+# torchvision weights enum per trunk, plus the legacy file name the official code's torchvision downloaded
 _WEIGHTS = {
-    "resnet18": ("ResNet18_Weights", ("resnet18-f37072fd.pth", "resnet18-5c106cde.pth")),
-    "resnet34": ("ResNet34_Weights", ("resnet34-b627a593.pth", "resnet34-333f7ec4.pth")),
-    "resnet50": ("ResNet50_Weights", ("resnet50-0676ba61.pth", "resnet50-19c8e357.pth")),
-    "resnet101": ("ResNet101_Weights", ("resnet101-63fe2227.pth", "resnet101-5d3b4d8f.pth")),
+    "resnet18": ("ResNet18_Weights", "resnet18-5c106cde.pth"),
+    "resnet34": ("ResNet34_Weights", "resnet34-333f7ec4.pth"),
+    "resnet50": ("ResNet50_Weights", "resnet50-19c8e357.pth"),
+    "resnet101": ("ResNet101_Weights", "resnet101-5d3b4d8f.pth"),
 }
 
 
@@ -90,32 +90,45 @@ def downsample_mask(masks: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
     return F.interpolate(masks[None].float(), size=tuple(size)).to(torch.bool)[0]
 
 
-def _cached_weights_file(name: str) -> Optional[Path]:
-    checkpoints = Path(torch.hub.get_dir()) / "checkpoints"
-    for filename in _WEIGHTS[name][1]:
-        if (checkpoints / filename).is_file():
-            return checkpoints / filename
-    return None
+def _legacy_cached_file(name: str) -> Optional[Path]:
+    """The file the official code's ``resnet50(pretrained=True)`` left in the torch hub cache, if any."""
+    path = Path(torch.hub.get_dir()) / "checkpoints" / _WEIGHTS[name][1]
+    return path if path.is_file() else None
+
+
+def _fetch_imagenet_state(name: str) -> dict[str, torch.Tensor]:
+    """torchvision's ``IMAGENET1K_V1`` weights (the original ImageNet ResNets the paper starts from).
+
+    Through torchvision's weights API: read from the torch hub cache, downloaded there first when absent.
+    """
+    weights = getattr(torchvision.models, _WEIGHTS[name][0]).IMAGENET1K_V1
+    try:
+        return weights.get_state_dict(progress=True, check_hash=True, map_location="cpu", weights_only=True)
+    except (OSError, RuntimeError) as exc:  # URLError and timeouts are OSErrors; a bad hash is a RuntimeError
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelError(
+            f"ImageNet weights for {name} could not be fetched from {weights.url} ({reason}); "
+            f"either set model.backbone.weights_path=FILE (a torchvision {name} .pth, e.g. copied into "
+            f"{torch.hub.get_dir()}/checkpoints from a machine with network access) or "
+            "model.backbone.pretrained=false (random trunk: the paper's recipe needs ImageNet weights)"
+        ) from None
 
 
 def load_imagenet_weights(trunk: ResNetTrunk, name: str, weights_path: Optional[str]) -> None:
-    """Fill ``trunk`` with ImageNet weights from a local file or torchvision's cache; never downloads.
+    """Fill ``trunk`` with ImageNet weights: ``weights_path``, else the official code's cached file, else
+    torchvision's weights API (which downloads into the torch hub cache when the file is not there).
 
     Every rank calls this with the same arguments, so every rank starts from the same weights.
     """
-    if weights_path:
-        path = Path(weights_path).expanduser()
-        if not path.is_file():
-            raise ModelError(f"model.backbone.weights_path: file not found: {path}")
+    path = Path(weights_path).expanduser() if weights_path else _legacy_cached_file(name)
+    if weights_path and not path.is_file():
+        raise ModelError(f"model.backbone.weights_path: file not found: {path}")
+    if path is None:
+        state, source = _fetch_imagenet_state(name), f"torchvision {_WEIGHTS[name][0]}.IMAGENET1K_V1"
     else:
-        path = _cached_weights_file(name)
-        if path is None:
-            raise ModelError(
-                f"ImageNet weights for {name} are not in the torch hub cache ({torch.hub.get_dir()}/checkpoints); "
-                "set model.backbone.weights_path=<torchvision resnet .pth> or model.backbone.pretrained=false"
-            )
-    state = read_checkpoint(path)
+        state = read_checkpoint(path)  # restricted reading, one-line ModelError on a bad file
+        source = str(path)
     if isinstance(state, dict) and "state_dict" in state:
         state = state["state_dict"]
-    trunk.load_torchvision_state(state, str(path))
-    LOGGER.info("loaded ImageNet weights for %s from %s", name, path)
+    trunk.load_torchvision_state(state, source)
+    LOGGER.info("loaded ImageNet weights for %s from %s", name, source)

@@ -16,12 +16,13 @@ from lib.models.stark import Stark
 from lib.models.transformer import Transformer
 
 
-def build_stark(cfg: Config) -> Stark:
+def build_stark(cfg: Config, imagenet: bool = True) -> Stark:
     """Build the network described by ``cfg.model`` (search size from ``cfg.data.search.size``).
 
     Random init follows the official code (xavier on transformer matrices); seed torch before calling
-    for reproducible weights. ImageNet weights come from ``model.backbone.weights_path`` or
-    torchvision's cache when ``model.backbone.pretrained``.
+    for reproducible weights. With ``model.backbone.pretrained`` (and ``imagenet``) the trunk gets ImageNet
+    weights from ``model.backbone.weights_path`` or torchvision's weights API; ``imagenet=False`` skips them
+    when the caller loads the whole network from a checkpoint anyway.
     """
     m = cfg.model
     if m.backbone.output_layers != ["layer3"] or m.backbone.dilation:
@@ -40,7 +41,7 @@ def build_stark(cfg: Config) -> Stark:
         raise ModelError(f"data.search.size {search_size} is not a multiple of model.backbone.stride {stride}")
 
     trunk = ResNetTrunk(m.backbone.type, cfg.train.freeze_layers, cfg.train.freeze_backbone_bn)
-    if m.backbone.pretrained:
+    if m.backbone.pretrained and imagenet:
         load_imagenet_weights(trunk, m.backbone.type, m.backbone.weights_path)
     t = m.transformer
     transformer = Transformer(

@@ -219,7 +219,13 @@ def run_training(request: TrainRequest, ctx: DistContext, cfg: Config, settings:
     from lib.models.checkpoint import load_network_weights
 
     seed_everything(derive_seed(cfg.train.seed))  # identical initial weights on every rank
-    model = build_stark(cfg)
+    from_file = init_path is not None or resume_state is not None  # the trunk's weights come from that file
+    if not cfg.model.backbone.pretrained and not from_file:
+        logger.warning(
+            "model.backbone.pretrained=false: the trunk starts from random weights (the paper's recipe "
+            "starts from ImageNet weights)"
+        )
+    model = build_stark(cfg, imagenet=not from_file)
     if init_path is not None:
         load_network_weights(model, init_path)
         logger.info("initial weights from %s", init_path)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import urllib.error
+
 import pytest
 import torch
 import torchvision
@@ -139,11 +141,35 @@ def test_local_weights_file_is_loaded(tmp_path):
     assert torch.equal(body.bn1.running_var, reference.bn1.running_var)
 
 
-def test_missing_pretrained_weights_fail_with_one_line(monkeypatch, tmp_path):
+def _offline(url, dst, *args, **kwargs):
+    raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
+
+
+@pytest.mark.parametrize("file_name", ["resnet18-f37072fd.pth", "resnet18-5c106cde.pth"])
+def test_pretrained_reads_torchvision_cache_without_downloading(monkeypatch, tmp_path, file_name):
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
-    with pytest.raises(ModelError, match="model.backbone.weights_path") as info:
+    monkeypatch.setattr(torch.hub, "download_url_to_file", _offline)
+    torch.manual_seed(2)
+    reference = torchvision.models.resnet18(weights=None)
+    (tmp_path / "checkpoints").mkdir()
+    torch.save(reference.state_dict(), tmp_path / "checkpoints" / file_name)
+    body = build_stark(tiny_config("model.backbone.pretrained=true")).backbone[0].body
+    assert torch.equal(body.layer2[0].conv1.weight, reference.layer2[0].conv1.weight)
+
+
+def test_offline_pretrained_fails_with_one_line_naming_both_ways_out(monkeypatch, tmp_path):
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    calls = []
+    monkeypatch.setattr(torch.hub, "download_url_to_file", lambda *a, **k: calls.append(a[0]) or _offline(*a))
+    with pytest.raises(ModelError) as info:
         build_stark(tiny_config("model.backbone.pretrained=true"))
-    assert "\n" not in str(info.value)
+    message = str(info.value)
+    assert calls == ["https://download.pytorch.org/models/resnet18-f37072fd.pth"]  # torchvision's weights API
+    assert "\n" not in message and "Temporary failure in name resolution" in message
+    assert "model.backbone.weights_path=FILE" in message
+    assert "model.backbone.pretrained=false" in message and "paper's recipe needs ImageNet weights" in message
+    build_stark(tiny_config("model.backbone.pretrained=true"), imagenet=False)
+    assert len(calls) == 1  # a network whose weights come from a checkpoint never fetches ImageNet weights
     with pytest.raises(ModelError, match="file not found"):
         build_stark(tiny_config("model.backbone.pretrained=true", f"model.backbone.weights_path={tmp_path / 'x.pth'}"))
 
