@@ -194,6 +194,13 @@ def run_training(request: TrainRequest, ctx: DistContext, cfg: Config, settings:
             dataset root or stage-1 checkpoint.
         NonFiniteLossError: a NaN/inf loss (on every rank).
     """
+    if request.script == "stark_st2" and not cfg.model.score_head:
+        # such a file is a test-time config; training it would retrain the whole stage-1 network
+        raise TrainSetupError(
+            f"stark_st2/{request.config}: model.score_head=false, and stage 2 trains only the score head, so there "
+            f"is no stage 2 to run; test the stage-1 network instead (tracking/test.py stark_st {request.config} "
+            "--checkpoint <its stage-1 checkpoint>)"
+        )
     paths = RunPaths.create(settings, request.script, request.config)
     if ctx.is_main:
         remove_stale_temp_files(paths.checkpoint_dir)

@@ -209,3 +209,12 @@ def test_nan_loss_exits_non_zero_with_the_message_and_no_finished_line(tmp_path,
     assert "non-finite loss at epoch 1, iteration 1" in log and "loss=nan" in log and "l1=" in log
     assert "Finished training!" not in log + capsys.readouterr().err
     assert not list((tmp_path / "checkpoints").rglob("*.pth.tar"))
+
+
+def test_no_score_head_ablation_has_no_stage_two(tmp_path, settings_file, capsys):
+    args = ["--script", "stark_st2", "--config", "ablation_no_score", "--save_dir", str(tmp_path)]
+    code = _load_entry().main([*args, "--settings", str(settings_file), "--opts", *OPTS, "train.init_from=x.pth"])
+    assert code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("error: stark_st2/ablation_no_score: model.score_head=false, and stage 2 trains only")
+    assert not (tmp_path / "checkpoints").exists()
