@@ -333,6 +333,13 @@ def analyse(
         raise AnalysisError(f"unknown convention '{convention}' (choose from {', '.join(CONVENTIONS)})")
     if not runs:
         raise AnalysisError("no tracker to analyse")
+    if sequences and all(np.isnan(s.ground_truth[1:]).all() for s in sequences):
+        # scores against first-frame-only ground truth would be numbers without meaning
+        raise AnalysisError(
+            f"{dataset}: the ground truth covers only the first frame of every sequence (a test split whose "
+            f"annotations the benchmark keeps); score it on the benchmark's server: "
+            f"python tracking/pack_results.py --dataset {dataset} ..."
+        )
     out = Path(out_dir) if out_dir is not None else None
     names, per_run = collect(runs, sequences, dataset, convention, results_dir, out, skip_missing)
     summaries = [summarise(convention, [per_seq[name] for name in names]) for per_seq in per_run]

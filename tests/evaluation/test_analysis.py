@@ -94,5 +94,18 @@ def test_cli_bad_root_one_line_error(tmp_path, monkeypatch, capsys):
     argv = ["analysis_results.py", "--tracker", "t", "--dataset", "got10k_val", "--opts", "got10k_dir=/nonexistent"]
     monkeypatch.setattr(sys, "argv", argv)
     assert entry["main"]() == 2
-    err = capsys.readouterr().err.strip().splitlines()
+    err = [line for line in capsys.readouterr().err.strip().splitlines() if " INFO " not in line]  # logs aside
     assert len(err) == 1 and "/nonexistent" in err[0]
+
+
+def test_first_frame_only_ground_truth_is_refused(tmp_path):
+    gt = np.full((3, 4), np.nan)
+    gt[0] = [10, 10, 20, 20]
+    seqs = [_sequence("s1", gt), _sequence("s2", gt)]
+    folder = results_folder(tmp_path, "good", "base", "trackingnet")
+    for name in ("s1", "s2"):
+        write_sequence_result(folder, name, np.array([[10, 10, 20, 20.0]] * 3), times=[0.1] * 3)
+    with pytest.raises(AnalysisError, match="covers only the first frame of every sequence") as info:
+        analyse([TrackerRun("good", "base")], seqs, "trackingnet", tmp_path, tmp_path / "out")
+    assert "pack_results.py --dataset trackingnet" in str(info.value)
+    assert not (tmp_path / "out").exists()
