@@ -4,8 +4,9 @@
         --checkpoint STARKST_ep0050.pth.tar --save_video out.mp4
 
 Headless by default; ``--show`` opens a window (and lets you draw the box when none is given).
-The box file (``--save_results``, default next to the video output) has one tab-separated
-``x y w h`` line per frame; the video dataset name selects the update interval (200 by default).
+The box file (``--save_results``; by default ``OUT_boxes.txt`` beside ``--save_video OUT.mp4``, else
+``VIDEO_boxes.txt`` beside the input ``VIDEO.mp4`` or folder ``VIDEO``) has one tab-separated ``x y w h``
+line per frame; the video dataset name selects the update interval (200 by default).
 """
 
 import argparse
@@ -32,7 +33,11 @@ def main() -> int:
     parser.add_argument("--optional_box", nargs=4, type=float, default=None, metavar=("X", "Y", "W", "H"))
     parser.add_argument("--checkpoint", default=None)
     parser.add_argument("--save_video", default=None, help="annotated output video (mp4v)")
-    parser.add_argument("--save_results", default=None, help="box file (default: <video stem>_boxes.txt)")
+    parser.add_argument(
+        "--save_results",
+        default=None,
+        help="box file (default: OUT_boxes.txt for --save_video OUT.mp4, else VIDEO_boxes.txt beside the input)",
+    )
     parser.add_argument("--int_results", action="store_true", help="truncate boxes to int like the official demo")
     parser.add_argument("--show", action="store_true", help="display frames in a window")
     parser.add_argument("--settings", default=None, help="settings file (default: stark_local.yaml lookup)")

@@ -73,7 +73,8 @@ def measure(cfg, device: torch.device, amp: str, batch_size: int, warmup: int, s
         ctx=DistContext(device=device),
         frozen_modules=frozen,
     )
-    trainer.train_epoch(1)
+    if warmup:  # an epoch of no steps has no loss to report
+        trainer.train_epoch(1)
     trainer.train_loader = RandomBatches(cfg, batch_size, steps)
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -96,6 +97,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch default)")
     parser.add_argument("--opts", nargs="*", default=[])
     args = parser.parse_args()
+    if args.warmup < 0 or args.steps < 1 or args.batch < 1:
+        parser.error("need --warmup >= 0, --steps >= 1 and --batch >= 1")
     setup_logging(level=logging.WARNING)
     if args.threads:
         torch.set_num_threads(args.threads)
