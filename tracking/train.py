@@ -14,7 +14,8 @@ returns that code instead of torchrun's 1):
 * 2 bad input: config, settings, dataset root, checkpoint, a run folder that already holds checkpoints
   (without ``--resume``/``--overwrite``), or samples that cannot be drawn (``SamplingError``);
 * 3 a non-finite loss;
-* 4 an output could not be written (disk full, no permission); the files already written are intact.
+* 4 an output could not be written (disk full, no permission); the files already written are intact;
+* 130 interrupted (Ctrl-C): one line names the epoch, and ``--resume`` continues from the last checkpoint.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from lib.config import ConfigError
 from lib.data.errors import SamplingError
 from lib.models import ModelError
 from lib.train.distributed import cleanup_distributed, init_distributed
-from lib.train.errors import NonFiniteLossError, TrainSetupError
+from lib.train.errors import NonFiniteLossError, TrainingInterrupted, TrainSetupError
 from lib.train.run import RunPaths, TrainRequest, resolve_config_and_settings, run_training
 from lib.utils.io import WriteError
 from lib.utils.logging import setup_logging
@@ -58,7 +59,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-EXIT_BAD_INPUT, EXIT_NON_FINITE, EXIT_WRITE = 2, 3, 4
+EXIT_BAD_INPUT, EXIT_NON_FINITE, EXIT_WRITE, EXIT_INTERRUPTED = 2, 3, 4, 130
 # set by launch_multiple for its torchrun children: rank r writes its exit code to <value>.<r>
 EXIT_FILE_ENV = "STARK_EXIT_CODE_FILE"
 
@@ -160,6 +161,11 @@ def main(argv: list[str] | None = None) -> int:
         return record_exit_code(EXIT_NON_FINITE)
     except WriteError as err:
         return _fail(EXIT_WRITE, err)
+    except KeyboardInterrupt as err:  # Ctrl-C: a line, not a traceback; 130 as a shell reports SIGINT
+        where = f" at epoch {err.epoch}" if isinstance(err, TrainingInterrupted) else " before training started"
+        if ctx.is_main:
+            print(f"interrupted{where}, resume with --resume", file=sys.stderr)
+        return record_exit_code(EXIT_INTERRUPTED)
     finally:
         cleanup_distributed()
     if ctx.is_main:

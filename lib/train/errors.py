@@ -16,3 +16,11 @@ class NonFiniteLossError(RuntimeError):
         self.terms = dict(terms)
         listed = ", ".join(f"{name}={value:.6g}" for name, value in terms.items())
         super().__init__(f"non-finite loss at epoch {epoch}, iteration {iteration} (all-reduced terms: {listed})")
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C during ``Trainer.fit``; ``epoch`` is the epoch that was running (earlier ones are saved)."""
+
+    def __init__(self, epoch: int) -> None:
+        self.epoch = epoch
+        super().__init__(f"interrupted at epoch {epoch}")

@@ -49,7 +49,7 @@ from lib.train.checkpointing import (
     newest_readable_checkpoint,
 )
 from lib.train.distributed import DistContext, derive_seed, seed_everything
-from lib.train.errors import TrainSetupError
+from lib.train.errors import TrainingInterrupted, TrainSetupError
 from lib.train.metrics_log import MetricsLogger
 from lib.train.objectives import build_objective
 from lib.train.optim import build_optimizer, build_scheduler, count_parameters, freeze_for_objective
@@ -276,6 +276,8 @@ def run_training(request: TrainRequest, ctx: DistContext, cfg: Config, settings:
         if resume_state is not None:
             trainer.resume(resume_path, resume_state)
         trainer.fit()
+    except KeyboardInterrupt:
+        raise TrainingInterrupted(trainer.epoch + 1) from None
     finally:
         metrics.close()
     return trainer

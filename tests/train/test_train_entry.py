@@ -218,3 +218,23 @@ def test_no_score_head_ablation_has_no_stage_two(tmp_path, settings_file, capsys
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("error: stark_st2/ablation_no_score: model.score_head=false, and stage 2 trains only")
     assert not (tmp_path / "checkpoints").exists()
+
+
+def test_ctrl_c_during_training_says_where_and_how_to_resume(tmp_path, settings_file, monkeypatch, capsys):
+    from lib.train.trainer import Trainer
+
+    real_epoch = Trainer.train_epoch
+
+    def interrupted_in_epoch_2(self, epoch):
+        if epoch == 2:
+            raise KeyboardInterrupt
+        return real_epoch(self, epoch)
+
+    monkeypatch.setattr(Trainer, "train_epoch", interrupted_in_epoch_2)
+    args = ["--script", "stark_s", "--save_dir", str(tmp_path), "--settings", str(settings_file)]
+    assert _load_entry().main([*args, "--opts", *OPTS, "train.epoch=3"]) == 130
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == "interrupted at epoch 2, resume with --resume"
+    assert not any("Traceback" in line for line in err)
+    saved = sorted(p.name for p in (tmp_path / "checkpoints" / "train" / "stark_s" / "baseline").glob("*.pth.tar"))
+    assert saved == ["STARKS_ep0001.pth.tar"]
