@@ -4,7 +4,11 @@ Every sequence shows one textured target moving over a textured background, with
 the same style (same shape family and size, texture partly shared with the target), smooth scale and
 aspect change, partial and full occlusion by a sliding occluder, and absence (out-of-view) periods.
 The target of each sequence has its own texture, so a tracker has to learn to match the template,
-and it leaves its initial box quickly, so repeating the first box scores poorly.
+and it leaves its initial box quickly, so repeating the first box scores poorly. With ``randomise`` every
+sequence also draws its own frame size, target size, speed, distractors, occlusion and absence rates,
+lighting and noise around the configured values (the ``wide`` preset, which the CPU demo trains on);
+``shifted`` is a configuration drawn differently (larger frames, faster motion, texture and shape
+families that ``wide`` never draws), for testing a tracker on data unlike its training set.
 
 Used by the tests, the quick-start demo and ``scripts/make_synthetic_dataset.py`` (checking an install
 without downloading the real data sets). Every sequence is a pure function of ``(seed, split, index)``.
@@ -51,6 +55,11 @@ class SyntheticOptions:
     absence_events: float = 0.6  # expected absence (out-of-view) periods per 100 frames
     event_length: tuple[int, int] = (6, 16)  # frames per occlusion/absence event, inclusive
     jpeg_quality: int = 90
+    pattern_kinds: tuple[int, ...] = (0, 1, 2, 3)  # texture families: stripes, checks, rings, blobs, dots, plaid
+    shape_kinds: tuple[int, ...] = (0, 1, 2)  # shape families: rectangle, ellipse, rounded, diamond, triangle
+    lighting: float = 0.0  # strength of the lighting drift (a moving gain field and flicker); 0: constant
+    noise: float = 0.0  # std of per-frame Gaussian pixel noise (0-255 scale)
+    randomise: bool = False  # per sequence: draw size, motion, clutter, lighting and noise around these values
 
 
 DIFFICULTIES = {
@@ -72,11 +81,29 @@ DIFFICULTIES = {
         occlusion_events=2.0,
         absence_events=1.2,
     ),
+    # every sequence different (what the CPU demo trains on); the knobs below are the centres of the draws
+    "wide": SyntheticOptions(width=256, height=192, lighting=0.35, noise=6.0, randomise=True),
+    # drawn differently from "wide" and never trained on: 480x360 frames, faster motion, more and more
+    # similar distractors, more occlusion, and texture / shape families that "wide" never draws
+    "shifted": SyntheticOptions(
+        width=480,
+        height=360,
+        max_speed=0.035,
+        acceleration=0.008,
+        distractors=(2, 4),
+        distractor_similarity=0.45,
+        occlusion_events=1.5,
+        absence_events=0.8,
+        pattern_kinds=(4, 5),
+        shape_kinds=(3, 4),
+        lighting=0.25,
+        noise=4.0,
+    ),
 }
 
 
 def difficulty_options(difficulty: str = "medium", **overrides) -> SyntheticOptions:
-    """Preset ``easy`` | ``medium`` | ``hard`` with any field replaced by ``overrides``."""
+    """Preset ``easy`` | ``medium`` | ``hard`` | ``wide`` | ``shifted`` with any field replaced by ``overrides``."""
     if difficulty not in DIFFICULTIES:
         raise ValueError(f"unknown difficulty '{difficulty}'; valid: {', '.join(DIFFICULTIES)}")
     return replace(DIFFICULTIES[difficulty], **overrides)
@@ -106,7 +133,7 @@ def _smooth_noise(rng: np.random.Generator, height: int, width: int, cells: int)
 
 
 def _pattern(rng: np.random.Generator, size: int, kind: int) -> np.ndarray:
-    """(size, size) float32 in [0, 1]: stripes, checkerboard, rings or blobs."""
+    """(size, size) float32 in [0, 1]: stripes, checkerboard, rings, blobs, dots or plaid."""
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / size
     period = rng.uniform(0.15, 0.35)
     if kind == 0:
@@ -117,8 +144,16 @@ def _pattern(rng: np.random.Generator, size: int, kind: int) -> np.ndarray:
     elif kind == 2:
         radius = np.hypot(xx - rng.uniform(0.3, 0.7), yy - rng.uniform(0.3, 0.7))
         value = 0.5 + 0.5 * np.sin(2 * np.pi * radius / period)
-    else:
+    elif kind == 3:
         value = _smooth_noise(rng, size, size, int(rng.integers(3, 6)))
+    elif kind == 4:
+        cell_x, cell_y = (xx / period) % 1.0 - 0.5, (yy / period) % 1.0 - 0.5
+        value = (np.hypot(cell_x, cell_y) < rng.uniform(0.2, 0.35)).astype(np.float32)
+    else:
+        a, b = rng.uniform(0, np.pi, 2)
+        wave_a = np.sin(2 * np.pi * (xx * np.cos(a) + yy * np.sin(a)) / period)
+        wave_b = np.sin(2 * np.pi * (xx * np.cos(b) + yy * np.sin(b)) / (period * rng.uniform(0.5, 1.5)))
+        value = 0.5 + 0.25 * (wave_a + wave_b)
     return value.astype(np.float32)
 
 
@@ -148,12 +183,14 @@ def _background(rng: np.random.Generator, height: int, width: int) -> np.ndarray
 
 
 def _shape_mask(shape: int, size: int = 48) -> np.ndarray:
-    """(size, size) float32 alpha of the shape family (0 rectangle, 1 ellipse, 2 rounded)."""
+    """(size, size) float32 alpha of the shape family (0 rectangle, 1 ellipse, 2 rounded, 3 diamond, 4 triangle)."""
     if shape == 0:
         return np.ones((size, size), dtype=np.float32)
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
     c = (size - 1) / 2
-    power = 2.0 if shape == 1 else 4.0
+    if shape == 4:  # apex at the top centre, base along the bottom edge
+        return (np.abs(xx - c) <= (yy + 0.5) / 2).astype(np.float32)
+    power = {1: 2.0, 2: 4.0, 3: 1.0}[shape]
     inside = (np.abs(xx - c) / (c + 0.5)) ** power + (np.abs(yy - c) / (c + 0.5)) ** power <= 1.0
     return inside.astype(np.float32)
 
@@ -230,11 +267,54 @@ def _events(rng: np.random.Generator, n_frames: int, rate: float, lengths: tuple
     return sorted(events)
 
 
+def _randomised(rng: np.random.Generator, opts: SyntheticOptions) -> SyntheticOptions:
+    """This sequence's own options, drawn around ``opts`` (frame sizes stay multiples of 8)."""
+    width = int(round(opts.width * rng.uniform(0.75, 1.2) / 8)) * 8
+    height = int(round(width * rng.uniform(0.6, 0.9) / 8)) * 8
+    most_distractors = int(rng.integers(opts.distractors[0], opts.distractors[1] + 2))
+    return replace(
+        opts,
+        width=width,
+        height=height,
+        min_target_size=opts.min_target_size * rng.uniform(0.6, 1.0),
+        max_target_size=opts.max_target_size * rng.uniform(1.0, 1.5),
+        max_speed=opts.max_speed * rng.uniform(0.3, 1.6),
+        acceleration=opts.acceleration * rng.uniform(0.5, 1.5),
+        scale_rate=opts.scale_rate * rng.uniform(0.5, 1.5),
+        distractors=(min(opts.distractors[0], most_distractors), most_distractors),
+        distractor_similarity=min(0.8, opts.distractor_similarity * rng.uniform(0.3, 1.8)),
+        occlusion_events=opts.occlusion_events * rng.uniform(0.0, 2.0),
+        absence_events=opts.absence_events * rng.uniform(0.3, 2.0),
+        lighting=opts.lighting * rng.uniform(0.3, 1.5),
+        noise=opts.noise * rng.uniform(0.0, 2.0),
+        randomise=False,
+    )
+
+
+def _lighting(rng: np.random.Generator, n_frames: int, height: int, width: int, strength: float):
+    """Frame index -> (H, W, 1) gain: a per-sequence exposure, a slowly drifting shading field, flicker."""
+    exposure = rng.uniform(1.0 - strength, 1.0 + strength / 2)
+    field_a = _smooth_noise(rng, height, width, 3) - 0.5
+    field_b = _smooth_noise(rng, height, width, 3) - 0.5
+    period, phase = rng.uniform(30, 120), rng.uniform(0, 2 * np.pi)
+    flicker = rng.normal(0.0, 0.05 * strength, n_frames)
+
+    def gain(index: int) -> np.ndarray:
+        mix = 0.5 + 0.5 * np.sin(2 * np.pi * index / period + phase)
+        shading = 1.0 + strength * (mix * field_a + (1.0 - mix) * field_b)
+        return (exposure * (1.0 + flicker[index]) * shading)[..., None]
+
+    return gain
+
+
 def render_sequence(rng: np.random.Generator, n_frames: int, opts: SyntheticOptions) -> SyntheticSequence:
     """Render one video of ``n_frames`` frames (the first 5 show the target unoccluded)."""
+    if opts.randomise:
+        opts = _randomised(rng, opts)
     height, width = opts.height, opts.width
     background = _background(rng, height, width)
-    kind, shape = int(rng.integers(0, 4)), int(rng.integers(0, 3))
+    kind = opts.pattern_kinds[int(rng.integers(0, len(opts.pattern_kinds)))]
+    shape = opts.shape_kinds[int(rng.integers(0, len(opts.shape_kinds)))]
     alpha = _shape_mask(shape)
     target_tex = _object_texture(rng, kind)
     size = rng.uniform(opts.min_target_size, opts.max_target_size) * min(width, height)
@@ -254,6 +334,7 @@ def render_sequence(rng: np.random.Generator, n_frames: int, opts: SyntheticOpti
     peak = {first: float(rng.uniform(0.3, 0.7)) for first, _ in occlusions}
     from_left = {first: bool(rng.random() < 0.5) for first, _ in occlusions}
 
+    gain = _lighting(rng, n_frames, height, width, opts.lighting) if opts.lighting > 0 else None
     frames, boxes = [], np.zeros((n_frames, 4))
     absent = np.zeros(n_frames, dtype=bool)
     cover = np.full(n_frames, 8, dtype=np.int64)
@@ -288,6 +369,11 @@ def render_sequence(rng: np.random.Generator, n_frames: int, opts: SyntheticOpti
                 _paste(canvas, occluder_tex, ones, np.array([occ_x - 1, box[1] - 3, occ_w + 2, box[3] + 6]))
                 visible = 1.0 - min(1.0, (occ_w + 1) / box[2])
                 cover[index] = int(np.ceil(visible * 8 - 1e-9)) if visible > 0 else 0
+        if gain is not None or opts.noise > 0:
+            lit = canvas.astype(np.float32) * (gain(index) if gain is not None else 1.0)
+            if opts.noise > 0:
+                lit += rng.normal(0.0, opts.noise, lit.shape).astype(np.float32)
+            canvas = np.clip(lit, 0, 255).astype(np.uint8)
         frames.append(canvas)
     return SyntheticSequence(frames=frames, boxes=boxes, absent=absent, cover=cover, cut_by_image=cut)
 
@@ -345,6 +431,7 @@ def write_got10k(
         for index in range(count):
             name = f"GOT-10k_{split.capitalize()}_{index + 1:06d}"
             seq = render_sequence(_sequence_rng(seed, split_id, index), frames, opts)
+            height, width = seq.frames[0].shape[:2]  # per sequence when the options are randomised
             folder = out / split / name
             for i, frame in enumerate(seq.frames):
                 _write_jpeg(folder / f"{i + 1:08d}.jpg", frame, opts.jpeg_quality)
@@ -359,7 +446,7 @@ def write_got10k(
                     folder / "meta_info.ini",
                     "[METAINFO]\nurl: synthetic\nbegin_time: 0\nend_time: 0\nanno_fps: 10Hz\n"
                     "object_class: synthetic object\nmotion_class: moving\nmajor_class: synthetic\n"
-                    f"root_class: object\nmotion_adverb: smoothly\nresolution: ({opts.width}, {opts.height})\n",
+                    f"root_class: object\nmotion_adverb: smoothly\nresolution: ({width}, {height})\n",
                 )
             names.append(name)
         atomic_write_text(out / split / "list.txt", "".join(n + "\n" for n in names))

@@ -1,10 +1,12 @@
 """The generator writes each benchmark's layout, deterministically, with moving, occluded, absent targets."""
 
 import json
+from dataclasses import replace
 
+import cv2
 import numpy as np
 
-from lib.data.synthetic import SyntheticOptions, generate_dataset, render_sequence
+from lib.data.synthetic import SyntheticOptions, _shape_mask, difficulty_options, generate_dataset, render_sequence
 
 
 def test_got10k_layout(data_root):
@@ -88,3 +90,35 @@ def test_absent_target_is_not_drawn():
     background = render_sequence(np.random.default_rng(1), 1, opts).frames[0]  # same rng start -> same background
     region = seq.frames[index][y : y + h, x : x + w].astype(int) - background[y : y + h, x : x + w].astype(int)
     assert np.abs(region).max() == 0
+
+
+def test_wide_preset_draws_each_sequence_differently(tmp_path):
+    generate_dataset("got10k", tmp_path, 3, 6, seed=4, difficulty="wide", val_sequences=0, test_sequences=0)
+    sizes = set()
+    for name in (tmp_path / "train" / "list.txt").read_text().split():
+        frame = cv2.imread(str(tmp_path / "train" / name / "00000001.jpg"))
+        height, width = frame.shape[:2]
+        assert width % 8 == 0 and height % 8 == 0 and 192 <= width <= 312
+        assert f"resolution: ({width}, {height})" in (tmp_path / "train" / name / "meta_info.ini").read_text()
+        sizes.add((width, height))
+    assert len(sizes) == 3
+
+
+def test_lighting_and_noise_change_an_otherwise_still_frame():
+    still = SyntheticOptions(width=64, height=48, max_speed=0.0, acceleration=0.0, scale_rate=0.0, distractors=(0, 0),
+                             occlusion_events=0.0, absence_events=0.0)  # fmt: skip
+    plain = render_sequence(np.random.default_rng(2), 3, still).frames
+    assert np.array_equal(plain[0], plain[2])
+    lit = render_sequence(np.random.default_rng(2), 3, replace(still, lighting=0.5, noise=5.0)).frames
+    assert not np.array_equal(lit[0], lit[2])
+
+
+def test_shifted_preset_uses_its_own_texture_and_shape_families():
+    opts = difficulty_options("shifted")
+    assert (opts.width, opts.height) == (480, 360)
+    wide = difficulty_options("wide")
+    assert not set(opts.pattern_kinds) & set(wide.pattern_kinds) and not set(opts.shape_kinds) & set(wide.shape_kinds)
+    triangle = _shape_mask(4, 9)
+    assert triangle[0].tolist() == [0, 0, 0, 0, 1, 0, 0, 0, 0] and triangle[-1].all()
+    diamond = _shape_mask(3, 9)
+    assert diamond[4].all() and diamond[0].sum() == 1
