@@ -19,6 +19,7 @@ from pathlib import Path
 
 from lib.config import ConfigError, load_local_settings
 from lib.data.attributes import load_attributes
+from lib.data.errors import DatasetError
 from lib.data.registry import benchmark_root_key, load_test_sequences
 from lib.evaluation.analysis import CONVENTIONS, AnalysisError, TrackerRun, analyse
 from lib.evaluation.attribute_analysis import analyse_attributes
@@ -77,7 +78,7 @@ def main() -> int:
         report = analyse(
             runs, sequences, args.dataset, settings.results_dir, out_dir, args.convention, args.skip_missing
         )
-    except (ConfigError, AnalysisError) as err:
+    except (ConfigError, DatasetError, AnalysisError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(report.table)

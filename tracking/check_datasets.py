@@ -15,6 +15,7 @@ import sys
 from lib.config import ConfigError, apply_overrides, load_config, load_local_settings, split_overrides
 from lib.config.schema import Config
 from lib.data.check import check_dataset, default_dataset_names, sample_grid, write_png
+from lib.data.errors import DatasetError
 from lib.utils.logging import setup_logging
 
 
@@ -43,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_local_settings(args.settings, path_opts)
         cfg = load_config(args.script, args.config, config_opts) if args.script and args.config else Config()
         apply_overrides(cfg, [] if args.script and args.config else config_opts)
-    except ConfigError as exc:
+    except (ConfigError, DatasetError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if args.template_size:
@@ -67,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             write_png(args.out, sample_grid(loaded, cfg, args.samples, args.seed))
             print(f"wrote {args.out} ({args.samples} samples: templates then search, boxes in green)")
-        except (ConfigError, RuntimeError) as exc:
+        except (ConfigError, DatasetError, RuntimeError) as exc:
             print(f"sampling failed: {exc}")
             failed = True
     return 1 if failed else 0

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from lib.config import ConfigError, load_local_settings
+from lib.data.errors import DatasetError
 from lib.data.registry import load_test_sequences
 from lib.evaluation.packers import (
     PackingError,
@@ -48,7 +49,7 @@ def main() -> int:
         run = run_folder_name(args.config, args.runid)
         out = Path(args.out) if args.out else Path(settings.results_dir) / args.tracker / f"{run}_{args.dataset}.zip"
         pack(folder, counts, out, integer=args.int_results)
-    except (ConfigError, PackingError, ResultsError) as err:
+    except (ConfigError, DatasetError, PackingError, ResultsError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     logging.getLogger(__name__).info("%d sequences packed into %s", len(counts), out)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from lib.config import ConfigError, load_local_settings, split_overrides
 from lib.config.loader import dump_config
+from lib.data.errors import DatasetError
 from lib.data.registry import benchmark_names, load_test_sequences
 from lib.evaluation.results_io import ResultsError, claim_results_folder, results_provenance
 from lib.models import ModelError
@@ -103,7 +104,7 @@ def main() -> int:
                                         exact=args.exact, amp=args.amp)  # fmt: skip
         claim_results_folder(options.output_folder, provenance, overwrite=args.overwrite)
         outcomes = run_benchmark(options, sequences, threads=args.threads, num_gpus=args.num_gpus)
-    except (ConfigError, ModelError, RunnerError, ResultsError) as err:
+    except (ConfigError, DatasetError, ModelError, RunnerError, ResultsError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except WriteError as err:

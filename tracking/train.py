@@ -28,7 +28,7 @@ import tempfile
 from pathlib import Path
 
 from lib.config import ConfigError
-from lib.data.errors import SamplingError
+from lib.data.errors import DatasetError, SamplingError
 from lib.models import ModelError
 from lib.train.distributed import cleanup_distributed, init_distributed
 from lib.train.errors import NonFiniteLossError, TrainingInterrupted, TrainSetupError
@@ -154,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     ctx = init_distributed()
     try:
         run_training(request, ctx, cfg, settings)
-    except (ConfigError, ModelError, TrainSetupError, SamplingError) as err:  # lib.data errors derive from ConfigError
+    except (ConfigError, DatasetError, ModelError, TrainSetupError, SamplingError) as err:
         return _fail(EXIT_BAD_INPUT, err)
     except NonFiniteLossError as err:
         logger.error("training stopped: %s", err)

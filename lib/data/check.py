@@ -21,7 +21,7 @@ from lib.config.loader import ConfigError
 from lib.config.local import LocalSettings
 from lib.config.schema import Config
 from lib.data.datasets.base import TrackingDataset
-from lib.data.errors import FrameReadError
+from lib.data.errors import DatasetError, FrameReadError
 from lib.data.loader import crop_spec
 from lib.data.processing import StarkProcessing
 from lib.data.registry import build_dataset, canonical_name
@@ -94,7 +94,7 @@ def check_dataset(
     try:
         name = canonical_name(name)
         ds = build_dataset(name, settings, use_lmdb=use_lmdb, coco_min_size=coco_min_size)
-    except ConfigError as exc:
+    except (ConfigError, DatasetError) as exc:
         return CheckReport(name, False, str(exc)), None
     report = CheckReport(ds.name, True, sequences=len(ds), frames=ds.num_frames, index=ds.index_origin)
     count_bad_boxes(ds, report)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from lib.config.loader import ConfigError
 
+class DatasetError(ValueError):
+    """A dataset root, split file, annotation, frame or dataset name that cannot be used (names file and problem).
 
-class DatasetError(ConfigError):
-    """A dataset root, split file, annotation or dataset name that cannot be used (names file and problem)."""
+    Not a :class:`~lib.config.loader.ConfigError`: a corrupt JPEG or a short annotation file is a problem of
+    the data, not of the configuration; entry points catch both.
+    """
 
 
 class FrameReadError(DatasetError):

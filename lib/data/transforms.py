@@ -17,11 +17,6 @@ def to_grayscale(image: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(gray, cv2.COLOR_GRAY2RGB)
 
 
-def flip_image(image: np.ndarray) -> np.ndarray:
-    """Mirror a frame left-right (a new array)."""
-    return cv2.flip(image, 1)
-
-
 def flip_box(box_xywh: np.ndarray, width: int, official: bool = False) -> np.ndarray:
     """Mirror a box in an image of ``width`` pixels: ``x -> W - x - w`` (pixel-edge coordinates).
 
@@ -31,11 +26,6 @@ def flip_box(box_xywh: np.ndarray, width: int, official: bool = False) -> np.nda
     box = np.asarray(box_xywh, dtype=np.float64).copy()
     box[0] = width - float(official) - box[0] - box[2]
     return box
-
-
-def flip_image_and_box(image: np.ndarray, box_xywh: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mirror a frame and its box together."""
-    return flip_image(image), flip_box(box_xywh, image.shape[1])
 
 
 def flip_normalized_box(box_xywh: np.ndarray) -> np.ndarray:

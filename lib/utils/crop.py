@@ -109,24 +109,6 @@ def box_in_crop(
     return out / output_size if normalize else out
 
 
-def box_from_crop(
-    box_crop_xywh: Sequence[float],
-    crop_center_box_xywh: Sequence[float],
-    resize_factor: float,
-    output_size: int,
-    normalize: bool = True,
-) -> np.ndarray:
-    """Inverse of :func:`box_in_crop`: a crop box (normalised when ``normalize``) back to image pixels."""
-    box = np.asarray(box_crop_xywh, dtype=np.float64)[:4]
-    if normalize:
-        box = box * output_size
-    ref = np.asarray(crop_center_box_xywh, dtype=np.float64)[:4]
-    centre_crop = box[:2] + 0.5 * box[2:]
-    centre = (centre_crop - (output_size - 1) / 2) / resize_factor + ref[:2] + 0.5 * ref[2:]
-    size = box[2:] / resize_factor
-    return np.concatenate([centre - 0.5 * size, size])
-
-
 def normalize_patch(patch: np.ndarray, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
     """(S, S, 3) uint8 RGB -> (3, S, S) float32 tensor: ``/255``, ``-mean``, ``/std`` per channel."""
     tensor = torch.from_numpy(np.ascontiguousarray(patch)).permute(2, 0, 1).float().div_(255.0)

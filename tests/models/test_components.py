@@ -122,14 +122,5 @@ def test_attention_matches_torch_multihead_attention(with_mask):
 def test_box_conversions_round_trip():
     boxes = torch.tensor([[0.5, 0.4, 0.2, 0.1], [0.3, 0.3, 0.6, 0.2]])
     assert torch.allclose(box_ops.box_xyxy_to_cxcywh(box_ops.box_cxcywh_to_xyxy(boxes)), boxes)
-    assert torch.allclose(box_ops.box_xyxy_to_xywh(box_ops.box_xywh_to_xyxy(boxes)), boxes)
-    assert torch.allclose(box_ops.box_cxcywh_to_xywh(box_ops.box_xywh_to_cxcywh(boxes)), boxes)
     assert box_ops.box_cxcywh_to_xyxy(boxes)[0].tolist() == pytest.approx([0.4, 0.35, 0.6, 0.45])
-
-
-def test_pairwise_giou_matches_torchvision_diagonal():
-    a = torch.tensor([[0.0, 0.0, 2.0, 2.0], [1.0, 1.0, 3.0, 2.0]])
-    b = torch.tensor([[1.0, 1.0, 3.0, 3.0], [5.0, 5.0, 6.0, 6.0]])
-    giou, iou = box_ops.generalized_box_iou_pairwise(a, b)
-    assert torch.allclose(giou, box_ops.generalized_box_iou(a, b).diagonal())
-    assert iou.tolist() == pytest.approx([1 / 7, 0.0])
+    assert box_ops.box_xywh_to_xyxy(boxes)[1].tolist() == pytest.approx([0.3, 0.3, 0.9, 0.5])
