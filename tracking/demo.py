@@ -1,28 +1,31 @@
 """Quick start: train a small STARK-ST on generated data and evaluate it, end to end, on a CPU.
 
-    bash scripts/demo.sh                # about 12 minutes on 2 cores (plus the first install)
-    bash scripts/demo.sh --fast         # the same steps on a few sequences, about a minute
-    bash scripts/demo.sh --minutes 20   # train stage 1 longer (default 8 minutes)
+    bash scripts/demo.sh                # about 15 minutes on 2 idle cores (plus the first install)
+    bash scripts/demo.sh --fast         # the same steps on a few short sequences (the test suite runs it)
+    bash scripts/demo.sh --minutes 10   # train stage 1 longer (default 6 minutes)
 
 Steps (each one the command a user would run on the real data):
-  1. generate a training set and a separate held-out set in the GOT-10k layout
-     (scripts/make_synthetic_dataset.py's generator);
+  1. generate, in the GOT-10k layout, a training set, a validation set, a held-out set (the ``wide``
+     generator, three seeds) and a second held-out set from the ``shifted`` generator, which is never
+     trained on (scripts/make_synthetic_dataset.py's generator);
   2. stage 1 and stage 2 with tracking/train.py (experiments/stark_st{1,2}/cpu_demo.yaml);
-  3. tracking/test.py on the held-out set, plus a tracker that repeats the initial box as the floor;
-  4. tracking/analysis_results.py (GOT-10k AO/SR, success plot), the score head's held-out accuracy,
+  3. the test-time search factor is chosen by AO on the validation set (tracking/test.py per candidate);
+  4. tracking/test.py on the held-out set with score-gated template updates and with no updates, plus a
+     tracker that repeats the initial box as the floor; the same on the shifted set;
+  5. tracking/analysis_results.py (GOT-10k AO/SR, success plots), the score head's held-out accuracy,
      and tracking/video_demo.py on one held-out sequence.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
 from lib.config import PROJECT_ROOT, load_config, load_local_settings, write_local_settings
 from lib.data.generated_folder import claim_generated_folder
@@ -30,30 +33,40 @@ from lib.data.synthetic import generate_dataset
 
 TRACKER, CONFIG, DATASET = "stark_st", "cpu_demo", "got10k_val"
 BASELINE = "initial_box"
+NEVER_UPDATE_RUNID = 1  # results of the run whose dynamic template is never replaced
+NEVER = 1_000_000  # an update interval no sequence reaches
 
 
 @dataclass
 class Plan:
     train_sequences: int
+    validation_sequences: int
     heldout_sequences: int
+    shifted_sequences: int
     frames: int
     stage1_minutes: float
     stage2_minutes: float
     samples_per_epoch: int
     score_samples: int
+    search_factors: tuple[float, ...]  # test-time candidates, chosen between on the validation set
     overhead_minutes: float  # start-ups, the epoch each stage overshoots its budget by, analysis and video
+
+    def tracked_frames(self) -> int:
+        runs = len(self.search_factors) * self.validation_sequences + 2 * self.heldout_sequences
+        return (runs + self.shifted_sequences) * self.frames
 
     def estimate_minutes(self) -> float:
         # measured on 2 cores: ~0.15 s per generated sequence, ~60 frames/s tracked with two workers
-        data = (self.train_sequences + self.heldout_sequences) * 0.15 / 60
-        testing = self.heldout_sequences * self.frames / 60 / 60
+        sequences = self.train_sequences + self.validation_sequences + self.heldout_sequences + self.shifted_sequences
+        data = sequences * 0.15 / 60
+        testing = self.tracked_frames() / 60 / 60
         return data + self.stage1_minutes + self.stage2_minutes + testing + self.overhead_minutes
 
 
 def make_plan(args: argparse.Namespace) -> Plan:
     if args.fast:
-        return Plan(6, 3, 25, args.minutes or 0.2, 0.05, 64, 64, 1.0)
-    return Plan(60, 40, 100, args.minutes or 8.0, 0.5, 640, 400, 2.0)
+        return Plan(6, 2, 3, 2, 25, args.minutes or 0.2, 0.1, 64, 64, (4.0, 5.0), 1.5)
+    return Plan(60, 12, 30, 24, 100, args.minutes or 6.0, 2.0, 640, 400, (4.0, 4.5, 5.0), 2.5)
 
 
 def run_step(title: str, argv: list[str], env: dict) -> None:
@@ -74,9 +87,12 @@ def final_checkpoint(folder: Path) -> Path:
     return found
 
 
-def read_ao(csv_path: Path) -> dict[str, float]:
-    with open(csv_path, newline="") as handle:
-        return {row["tracker"]: float(row["AO"]) for row in csv.DictReader(handle)}
+def pooled_ao(sequences: list, results_dir: Path, runs: list[tuple[str, Optional[int]]]) -> list[float]:
+    """AO in % (GOT-10k convention) of each ``(tracker, runid)`` on ``sequences``."""
+    from lib.evaluation.analysis import TrackerRun, analyse
+
+    report = analyse([TrackerRun(tracker, CONFIG, runid) for tracker, runid in runs], sequences, DATASET, results_dir)
+    return [summary["ao"] for summary in report.summaries]
 
 
 def median_sequence(sequences: list, folder: Path) -> tuple:
@@ -112,46 +128,60 @@ def score_head_report(heldout_root: Path, checkpoint: Path, samples: int, settin
     settings = load_local_settings(settings_file, [f"got10k_dir={heldout_root}"])
     loader = build_data_loader(cfg, settings, "val")
     loader.set_epoch(0)
-    model = build_stark(cfg)
+    model = build_stark(cfg, imagenet=False)
     load_network_weights(model, checkpoint)
     return score_head_accuracy(model, loader).describe()
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--fast", action="store_true", help="a few sequences, about a minute (CI and tests)")
-    parser.add_argument("--minutes", type=float, default=None, help="stage-1 training budget (default 8)")
+    parser.add_argument("--fast", action="store_true", help="a few short sequences: shows the pipeline runs")
+    parser.add_argument("--minutes", type=float, default=None, help="stage-1 training budget (default 6)")
     parser.add_argument("--out", default=str(PROJECT_ROOT / "demo_output"), help="everything is written here")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
     plan = make_plan(args)
     out = Path(args.out).resolve()
-    train_root, heldout_root = out / "data" / "got10k_train", out / "data" / "got10k_heldout"
+    data = out / "data"
+    roots = {
+        "train": data / "got10k_train",
+        "validation": data / "got10k_validation",
+        "heldout": data / "got10k_heldout",
+        "shifted": data / "got10k_shifted",
+    }
     started = time.monotonic()
     print(
-        f"STARK quick start: about {plan.estimate_minutes():.0f} minute(s) on 2 CPU cores "
-        f"(stage 1 {plan.stage1_minutes:g} min, stage 2 {plan.stage2_minutes:g} min, the rest data, testing, "
-        f"analysis). Output: {out}",
+        f"STARK quick start: about {plan.estimate_minutes():.0f} minute(s) on 2 idle CPU cores "
+        f"(stage 1 {plan.stage1_minutes:g} min, stage 2 {plan.stage2_minutes:g} min, the rest data, "
+        f"{plan.tracked_frames()} tracked frames, analysis; a busy machine takes longer). Output: {out}",
         flush=True,
     )
 
-    print(f"\n=== generating {plan.train_sequences} training and {plan.heldout_sequences} held-out sequences")
-    # 256x192 frames: the decoded training set fits the in-memory frame cache
-    size = {"width": 256, "height": 192, "test_sequences": 0}
-    # a rerun replaces what the demo generated before (and refuses folders it did not write)
-    for root in (train_root, heldout_root):
-        claim_generated_folder(root, overwrite=True, description={"written_by": "tracking/demo.py"})
-    generate_dataset("got10k", train_root, plan.train_sequences, plan.frames, args.seed, val_sequences=4, **size)
-    generate_dataset(
-        "got10k", heldout_root, 0, plan.frames, args.seed + 1000, val_sequences=plan.heldout_sequences, **size
+    print(
+        f"\n=== generating {plan.train_sequences} training, {plan.validation_sequences} validation and "
+        f"{plan.heldout_sequences} held-out sequences ('wide' generator, seeds {args.seed}, {args.seed + 2000}, "
+        f"{args.seed + 1000}) and {plan.shifted_sequences} held-out sequences of the 'shifted' generator "
+        f"(seed {args.seed + 3000}, never trained on)"
     )
+    split = {"test_sequences": 0}
+    # a rerun replaces what the demo generated before (and refuses folders it did not write)
+    for root in roots.values():
+        claim_generated_folder(root, overwrite=True, description={"written_by": "tracking/demo.py"})
+    generate_dataset("got10k", roots["train"], plan.train_sequences, plan.frames, args.seed, "wide",
+                     val_sequences=4, **split)  # fmt: skip
+    for name, seed, count, difficulty in (
+        ("validation", args.seed + 2000, plan.validation_sequences, "wide"),
+        ("heldout", args.seed + 1000, plan.heldout_sequences, "wide"),
+        ("shifted", args.seed + 3000, plan.shifted_sequences, "shifted"),
+    ):
+        generate_dataset("got10k", roots[name], 0, plan.frames, seed, difficulty, val_sequences=count, **split)
     settings_file = out / "stark_local.yaml"
-    write_local_settings(settings_file, str(out), str(out / "data"), str(out))
+    write_local_settings(settings_file, str(out), str(data), str(out))
     env = dict(os.environ, STARK_LOCAL_FILE=str(settings_file), PYTHONUNBUFFERED="1")
     env.pop("CUDA_VISIBLE_DEVICES", None)
     py = sys.executable
-    paths = [f"got10k_dir={train_root}"]
+    paths = [f"got10k_dir={roots['train']}"]
     epoch_opts = [f"data.train.sample_per_epoch={plan.samples_per_epoch}", f"train.seed={args.seed}"]
 
     run_step(
@@ -170,55 +200,97 @@ def main() -> int:
     )  # fmt: skip
     checkpoint = final_checkpoint(out / "checkpoints" / "train" / "stark_st2" / CONFIG)
 
-    heldout = [f"got10k_dir={heldout_root}", f"save_dir={out}"]
-    run_step(
-        "tracking the held-out sequences (tracking/test.py)",
-        [py, "tracking/test.py", TRACKER, CONFIG, "--dataset", DATASET, "--checkpoint", str(checkpoint),
-         "--device", "cpu", "--threads", "2", "--overwrite", "--opts", *heldout],
-        env,
-    )  # fmt: skip
-
     from lib.data.registry import load_test_sequences
     from lib.evaluation.baselines import write_initial_box_results
     from lib.evaluation.results_io import results_folder
 
-    settings = load_local_settings(settings_file, heldout)
-    sequences = load_test_sequences(DATASET, settings)
-    write_initial_box_results(sequences, results_folder(settings.results_dir, BASELINE, CONFIG, DATASET))
+    def track(name: str, save_dir: Path, title: str, runid=None, opts=()) -> None:
+        run_step(
+            f"{title} (tracking/test.py)",
+            [py, "tracking/test.py", TRACKER, CONFIG, "--dataset", DATASET, "--checkpoint", str(checkpoint),
+             "--device", "cpu", "--threads", "2", "--overwrite", *([] if runid is None else ["--runid", str(runid)]),
+             "--opts", f"got10k_dir={roots[name]}", f"save_dir={save_dir}", *opts],
+            env,
+        )  # fmt: skip
 
-    plots_dir = out / "test" / "result_plots" / DATASET
-    run_step(
-        "analysis (tracking/analysis_results.py)",
-        [py, "tracking/analysis_results.py", "--tracker", TRACKER, "--config", CONFIG, "--tracker", BASELINE,
-         "--config", CONFIG, "--dataset", DATASET, "--out_dir", str(plots_dir), "--opts", *heldout],
-        env,
-    )  # fmt: skip
+    def sequences_of(name: str, save_dir: Path):
+        settings = load_local_settings(settings_file, [f"got10k_dir={roots[name]}", f"save_dir={save_dir}"])
+        return settings, load_test_sequences(DATASET, settings)
+
+    # test-time parameters are chosen here, on sequences that are neither trained nor reported on
+    validation_dir = out / "validation"
+    for runid, factor in enumerate(plan.search_factors):
+        track("validation", validation_dir, f"validation set, search factor {factor:g}", runid,
+              [f"test.search_factor={factor}"])  # fmt: skip
+    validation_settings, validation = sequences_of("validation", validation_dir)
+    candidates = [(TRACKER, runid) for runid in range(len(plan.search_factors))]
+    validation_ao = pooled_ao(validation, validation_settings.results_dir, candidates)
+    best = max(range(len(plan.search_factors)), key=lambda i: (validation_ao[i], -i))
+    factor = plan.search_factors[best]
+    choice = ", ".join(f"{f:g}: {ao:.1f}" for f, ao in zip(plan.search_factors, validation_ao))
+    print(f"\nvalidation AO in % per search factor ({len(validation)} sequences): {choice}; using {factor:g}")
+
+    chosen = [f"test.search_factor={factor}"]
+    never = [*chosen, f"test.update_intervals.{DATASET.upper()}=[{NEVER}]"]
+    track("heldout", out, "held-out set, score-gated template updates", None, chosen)
+    track("heldout", out, "held-out set, template never updated", NEVER_UPDATE_RUNID, never)
+    shifted_dir = out / "shifted"
+    track("shifted", shifted_dir, "shifted generator (never trained on), score-gated updates", None, chosen)
+
+    ao, plots = {}, {}
+    for name, save_dir in (("heldout", out), ("shifted", shifted_dir)):
+        settings, sequences = sequences_of(name, save_dir)
+        write_initial_box_results(sequences, results_folder(settings.results_dir, BASELINE, CONFIG, DATASET))
+        shown = [(TRACKER, None, "STARK-ST (score-gated updates)")]
+        if name == "heldout":
+            shown.append((TRACKER, NEVER_UPDATE_RUNID, "STARK-ST (never updated)"))
+            heldout_settings, heldout = settings, sequences
+        shown.append((BASELINE, None, "repeat initial box"))
+        flags = [text for tracker, runid, label in shown
+                 for text in ("--tracker", tracker, "--config", CONFIG, "--runid", str(-1 if runid is None else runid),
+                              "--name", label)]  # fmt: skip
+        plots[name] = save_dir / "test" / "result_plots" / DATASET
+        run_step(
+            f"analysis of the {name} set (tracking/analysis_results.py)",
+            [py, "tracking/analysis_results.py", *flags, "--dataset", DATASET, "--out_dir", str(plots[name]),
+             "--opts", f"got10k_dir={roots[name]}", f"save_dir={save_dir}"],
+            env,
+        )  # fmt: skip
+        ao[name] = (pooled_ao(sequences, settings.results_dir, [(t, r) for t, r, _ in shown]), len(sequences))
 
     video = out / "demo_video.mp4"
-    shown, shown_ao = median_sequence(sequences, results_folder(settings.results_dir, TRACKER, CONFIG, DATASET))
+    folder = results_folder(heldout_settings.results_dir, TRACKER, CONFIG, DATASET)
+    typical, typical_ao = median_sequence(heldout, folder)
     run_step(
-        f"video demo (tracking/video_demo.py) on {shown.name}, the held-out sequence of median AO ({shown_ao:.2f})",
-        [py, "tracking/video_demo.py", TRACKER, CONFIG, str(heldout_root / "val" / shown.name),
-         "--optional_box", *[f"{v:g}" for v in shown.init_box], "--checkpoint", str(checkpoint),
-         "--save_video", str(video), "--device", "cpu"],
+        f"video demo (tracking/video_demo.py) on {typical.name}, the held-out sequence of median AO ({typical_ao:.2f})",
+        [py, "tracking/video_demo.py", TRACKER, CONFIG, str(roots["heldout"] / "val" / typical.name),
+         "--optional_box", *[f"{v:g}" for v in typical.init_box], "--checkpoint", str(checkpoint),
+         "--save_video", str(video), "--device", "cpu", "--opts", f"test.search_factor={factor}"],
         env,
     )  # fmt: skip
 
     print("\n=== score head on held-out present/absent samples")
-    score_line = score_head_report(heldout_root, checkpoint, plan.score_samples, settings_file)
+    score_line = score_head_report(roots["heldout"], checkpoint, plan.score_samples, settings_file)
 
-    ao = read_ao(plots_dir / "results_got10k.csv")
-    ours, floor = ao[f"{TRACKER}_{CONFIG}"], ao[f"{BASELINE}_{CONFIG}"]
-    ratio = ours / floor if floor > 0 else float("inf")
+    (gated, never_ao, heldout_floor), heldout_count = ao["heldout"]
+    (shifted_ao, shifted_floor), shifted_count = ao["shifted"]
+
+    def times(value: float, floor: float) -> str:
+        return f"{value / floor:.1f}x" if floor > 0 else "inf x"
+
     minutes = (time.monotonic() - started) / 60
-    print("\n=== summary")
-    print(f"held-out AO (GOT-10k convention, {len(sequences)} sequences): STARK-ST {ours / 100:.3f}, "
-          f"repeat-initial-box baseline {floor / 100:.3f} ({ratio:.1f}x)")  # fmt: skip
+    print("\n=== summary (AO in %, GOT-10k convention, as in the tables above)")
+    print(f"held-out AO in % ({heldout_count} sequences): STARK-ST score-gated updates {gated:.1f}, never updated "
+          f"{never_ao:.1f}; repeat-initial-box baseline {heldout_floor:.1f} (gated: {times(gated, heldout_floor)})")  # fmt: skip
+    print(f"shifted-generator AO in % ({shifted_count} sequences, never trained on): STARK-ST {shifted_ao:.1f}; "
+          f"repeat-initial-box baseline {shifted_floor:.1f} ({times(shifted_ao, shifted_floor)})")  # fmt: skip
     print(score_line)
+    print(f"test-time search factor {factor:g}, chosen on the validation set (AO in % per factor: {choice})")
     if args.fast:
         print("(--fast trains for seconds on a handful of sequences: these numbers only show the pipeline runs)")
-    print(f"success plot: {plots_dir / 'got10k' / 'success_plot.png'}")
-    print(f"results table: {plots_dir / 'results_got10k.txt'}")
+    for name in ("heldout", "shifted"):
+        print(f"{name} success plot: {plots[name] / 'got10k' / 'success_plot.png'}; table: "
+              f"{plots[name] / 'results_got10k.txt'}")  # fmt: skip
     print(f"demo video: {video}")
     print(f"checkpoints: {out / 'checkpoints' / 'train'}")
     print(f"finished in {minutes:.1f} minutes")

@@ -1,4 +1,4 @@
-"""Turn the frames of one sample into network inputs (official STARK processing, fact 3.3).
+"""Turn the frames of one sample into network inputs (the official STARK processing).
 
 1. joint transforms with one draw for all frames: grayscale (p = ``grayscale_prob``), horizontal flip (p 0.5);
 2. per frame, jitter the GT box (template: none; search: scale 0.5, centre 4.5 by default);

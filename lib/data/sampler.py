@@ -1,4 +1,4 @@
-"""Draw training samples (templates + search frame) from a mix of datasets (official rules, fact 3.3).
+"""Draw training samples (templates + search frame) from a mix of datasets (the official sampler's rules).
 
 Every sample is a pure function of ``(seed, epoch, index)``: it owns a ``numpy.random.Generator``
 seeded with those three numbers (never the global RNG), so a resumed run draws the same samples and

@@ -1,4 +1,4 @@
-"""Augmentations of the training pipeline (fresh implementations of the official ones, fact 3.3).
+"""Augmentations of the training pipeline (fresh implementations of the official ones).
 
 Joint transforms act on every frame of a sample with one random draw (grayscale, horizontal flip);
 per-crop transforms act on one crop with its own draw (brightness, flip of the normalised crop).

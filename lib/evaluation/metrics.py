@@ -1,7 +1,8 @@
 """Tracking metrics, one explicitly named function family per public toolkit convention.
 
 Every function is pure numpy on ``(N, 4)`` ``[x, y, w, h]`` arrays. The toolkits disagree on almost
-every detail (``benchmark_conventions.md`` §3), so each convention is implemented separately:
+every detail (frame 0, invisible frames, IoU pixel rule, thresholds, averaging), so each convention is
+implemented separately:
 
 * **pytracking / STARK** (default; the convention of STARK's published LaSOT numbers,
   ``lib/test/analysis/extract_results.py`` upstream): prediction of frame 0 := GT; predictions with a zero

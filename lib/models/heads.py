@@ -38,7 +38,7 @@ class CornerHead(nn.Module):
 
     Each tower is 4 x (conv3x3 + BatchNorm2d + ReLU) with widths C, C/2, C/4, C/8 and a 1x1 conv to
     one channel. The coordinate grid is cell index * stride (no half-cell offset), divided by the
-    search size (parity item 2).
+    search size, as in the official code.
     """
 
     def __init__(self, in_channels: int, channels: int, feat_size: int, stride: int) -> None:

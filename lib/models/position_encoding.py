@@ -1,7 +1,7 @@
 """DETR-style sine positional encoding (idea from DETR, Apache-2.0; written fresh).
 
 The encoding is computed per feature map from its padding mask, so template and search each get
-their own normalised coordinates (parity item 1 of the facts).
+their own normalised coordinates, as in the official code.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Sequence-first tensors, (L, B, C), as in the official code. Post-norm layers by default, no final
 encoder norm, a final decoder norm, and a decoder target that starts at zeros with the learned query
-as its positional term (parity item 3 of the facts).
+as its positional term, as in the official code.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The STARK test-time tracker: one class for STARK-S and STARK-ST (facts 4; paper 3.1-3.2).
+"""The STARK test-time tracker: one class for STARK-S and STARK-ST (paper 3.1-3.2; the official
+lib/test/tracker/stark_s.py and stark_st.py).
 
 Per frame: crop a search region around the previous state (factor ``cfg.test.search_factor``, side
 ``cfg.test.search_size``), one encoder/decoder pass against the cached template features, average

@@ -1,6 +1,6 @@
 """The one square crop around a target, shared by training (processing) and the tracker.
 
-Follows the official STARK crop exactly (facts 4 and 8.5): crop side ``ceil(sqrt(w*h) * factor)``,
+Follows the official STARK crop (``lib/train/data/processing_utils.py`` upstream) exactly: crop side ``ceil(sqrt(w*h) * factor)``,
 the top-left corner rounded half-to-even (Python ``round``), zero padding where the crop leaves the
 image, including the official extra padded column/row as soon as the crop reaches the right/bottom
 border (``x2_pad = max(x2 - W + 1, 0)``; the last image column is then replaced by padding), bilinear
@@ -96,7 +96,7 @@ def box_in_crop(
 ) -> np.ndarray:
     """Map an image box into the crop made around ``crop_center_box_xywh`` (the training-time GT mapping).
 
-    The box centre lands at ``(output_size - 1) / 2 + (gt_c - crop_c) * resize_factor`` (official, fact 8.8).
+    The box centre lands at ``(output_size - 1) / 2 + (gt_c - crop_c) * resize_factor`` (as upstream).
 
     Returns:
         (4,) float64 ``[x, y, w, h]`` in crop pixels, or divided by ``output_size`` when ``normalize``.
