@@ -25,7 +25,7 @@ from lib.data.errors import DatasetError, FrameReadError
 from lib.data.loader import crop_spec
 from lib.data.processing import StarkProcessing
 from lib.data.registry import build_dataset, canonical_name
-from lib.data.sampler import SamplerOptions, TrackingSampler
+from lib.data.sampler import SamplerOptions, TrackingSampleDataset
 from lib.utils.io import atomic_write_bytes
 
 logger = logging.getLogger(__name__)
@@ -156,7 +156,7 @@ def sample_grid(datasets: list[TrackingDataset], cfg: Config, samples: int = 8, 
         max_redraws=data.max_redraws,
         min_length=1,
     )
-    sampler = TrackingSampler(datasets, [1.0] * len(datasets), samples, processing, options, seed=seed)
+    sampler = TrackingSampleDataset(datasets, [1.0] * len(datasets), samples, processing, options, seed=seed)
     size = data.search.size
     rows = []
     for index in range(samples):

@@ -20,7 +20,7 @@ from lib.config.schema import Config, CropConfig
 from lib.data.errors import DatasetError
 from lib.data.processing import CropSpec, StarkProcessing
 from lib.data.registry import build_dataset
-from lib.data.sampler import REDRAW_REASONS, SamplerOptions, TrackingSampler, redraw_summary
+from lib.data.sampler import REDRAW_REASONS, SamplerOptions, TrackingSampleDataset, redraw_summary
 from lib.train.objectives import objective_class
 
 logger = logging.getLogger(__name__)
@@ -94,8 +94,8 @@ def crop_spec(crop: CropConfig) -> CropSpec:
 
 def build_sampler(
     cfg: Config, settings: LocalSettings, split: str = "train", return_meta: bool = False
-) -> TrackingSampler:
-    """The :class:`TrackingSampler` of ``cfg.data.train`` or ``cfg.data.val`` (processing included)."""
+) -> TrackingSampleDataset:
+    """The :class:`TrackingSampleDataset` of ``cfg.data.train`` or ``cfg.data.val`` (processing included)."""
     if split not in ("train", "val"):
         raise DatasetError(f"data split '{split}' unknown; valid: train, val")
     data = cfg.data
@@ -137,7 +137,7 @@ def build_sampler(
     )
     # the val sampler gets its own seed stream so val samples differ from train samples of the same index
     seed = cfg.train.seed if split == "train" else cfg.train.seed + 1_000_003
-    return TrackingSampler(datasets, mix.datasets_ratio, mix.sample_per_epoch, processing, options, seed=seed)
+    return TrackingSampleDataset(datasets, mix.datasets_ratio, mix.sample_per_epoch, processing, options, seed=seed)
 
 
 def build_data_loader(

@@ -103,8 +103,11 @@ def sample_visible_ids(
     return [int(lo + c) for c in candidates[rng.integers(0, len(candidates), num)]]
 
 
-class TrackingSampler(Dataset):
+class TrackingSampleDataset(Dataset):
     """Map-style dataset of ``samples_per_epoch`` processed samples; index with ``(epoch, index)``.
+
+    A torch ``Dataset`` (not a ``torch.utils.data.Sampler``): the loader's batch sampler picks indices, and
+    this class draws and processes the sample each index stands for.
 
     An integer index uses ``self.epoch`` (set with :meth:`set_epoch`).
     """

@@ -8,7 +8,7 @@ from lib.data.datasets.base import SequenceData, TrackingDataset
 from lib.data.errors import DatasetError, SamplingError
 from lib.data.loader import EpochIndexSampler, build_data_loader, build_sampler
 from lib.data.processing import CropSpec, StarkProcessing
-from lib.data.sampler import SamplerOptions, TrackingSampler, sample_visible_ids
+from lib.data.sampler import SamplerOptions, TrackingSampleDataset, sample_visible_ids
 
 from .conftest import tiny_config
 
@@ -45,7 +45,7 @@ def _processing():
 def _sampler(datasets, mode="causal", templates=1, intervals=(10,), train_cls=False, redraws=50):
     opts = SamplerOptions(mode=mode, num_templates=templates, max_intervals=intervals, train_cls=train_cls,
                           max_redraws=redraws, return_meta=True)  # fmt: skip
-    return TrackingSampler(datasets, [1.0] * len(datasets), 64, _processing(), opts, seed=5)
+    return TrackingSampleDataset(datasets, [1.0] * len(datasets), 64, _processing(), opts, seed=5)
 
 
 def test_sample_visible_ids_respects_range_and_visibility():
