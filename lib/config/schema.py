@@ -52,6 +52,7 @@ class ModelConfig:
     nlayer_head: int = 3  # layers of the MLP score head (and of the MLP box head)
     head_dim: int = 256  # channels of the first corner-head conv (then /2, /4, /8), official Corner_Predictor width
     score_head: bool = False  # build the STARK-ST score head (True for stark_st1/st2; Table 6 #5 turns it off)
+    score_head_norm: bool = False  # BatchNorm1d on the score head's input (not official; the CPU demo's small net)
     backbone: BackboneConfig = field(default_factory=BackboneConfig)
     transformer: TransformerConfig = field(default_factory=TransformerConfig)
 
@@ -149,6 +150,7 @@ class DataConfig:
     grayscale_prob: float = 0.05  # probability of the joint grayscale transform
     brightness_jitter: float = 0.2  # brightness factor drawn from U(1 - b, 1 + b)
     max_redraws: int = 100  # invalid samples redrawn before the sampler gives up with an error
+    negatives_from_other_sequences: bool = True  # stage 2, video without absent frames: negative from another one
     coco_min_size: float = 50.0  # COCO boxes need w and h above this (official filter); 0 keeps all
     train: DatasetMixConfig = field(default_factory=DatasetMixConfig)
     val: DatasetMixConfig = field(default_factory=_default_val_mix)

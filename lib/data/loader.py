@@ -133,6 +133,7 @@ def build_sampler(
         max_redraws=data.max_redraws,
         train_cls=objective_class(cfg.train.objective).presence_labels,
         official_negatives=cfg.train.official_parity,
+        negatives_from_other_sequences=data.negatives_from_other_sequences,
         return_meta=return_meta,
     )
     # the val sampler gets its own seed stream so val samples differ from train samples of the same index

@@ -10,7 +10,8 @@ on the template's side of the search; ``trident_pro`` allows it to be an invisib
 ``train_cls`` (stage 2) half the samples are negatives labelled 0: a frame of the same video where the
 target is invisible, annotated with a centred box of W/8 x H/8, or, when the video has none, a frame of
 another sequence with its own annotation (with ``official_negatives`` any sequence, the template's own
-included, as upstream: its visible target is then labelled 0).
+included, as upstream: its visible target is then labelled 0). Without ``negatives_from_other_sequences``
+negatives come only from videos whose target goes out of view, so every negative is a target-absent frame.
 
 A sample that fails (processing invalid, unreadable frame) is redrawn with the same generator, at most
 ``max_redraws`` times; then :class:`SamplingError` names the dataset/sequence that failed most.
@@ -66,6 +67,7 @@ class SamplerOptions:
     train_cls: bool = False
     pos_prob: float = 0.5
     official_negatives: bool = False  # a fallback negative may come from the template's own sequence (official)
+    negatives_from_other_sequences: bool = True  # False: only target-absent frames of the same video
     min_length: int = 20  # official: video sequences need >= 20 frames ...
     # ... and more than 2 * (num_templates + num_search) visible frames (enforced at construction)
     return_meta: bool = False  # add dataset/sequence/frame ids (strings) to each sample
@@ -151,6 +153,16 @@ class TrackingSampleDataset(Dataset):
                     f"{ds.name}: no sequence has >= {options.min_length} frames and > {need} visible frames"
                 )
             self.eligible.append(ok)
+        # stage-2 negatives restricted to target-absent frames come from these videos only
+        self.with_absence = [
+            ok[ds.visible_counts[ok] < ds.lengths[ok]] if ds.is_video else ok[:0]
+            for ds, ok in zip(self.datasets, self.eligible)
+        ]
+        if options.train_cls and not options.negatives_from_other_sequences and not any(map(len, self.with_absence)):
+            raise DatasetError(
+                "data.negatives_from_other_sequences=false needs videos whose target goes out of view; "
+                f"no sequence of {', '.join(ds.name for ds in self.datasets)} has a target-absent frame"
+            )
 
     def __len__(self) -> int:
         return self.samples_per_epoch
@@ -207,9 +219,11 @@ class TrackingSampleDataset(Dataset):
         return self._trident_ids(visible, rng)
 
     # -- one attempt --
-    def _pick(self, rng: np.random.Generator) -> tuple[int, int]:
+    def _pick(self, rng: np.random.Generator, with_absence: bool = False) -> tuple[int, int]:
+        """A dataset and one of its sequences; the sequence is -1 when that dataset has none to offer."""
         d = int(rng.choice(len(self.datasets), p=self.probs))
-        return d, int(self.eligible[d][rng.integers(0, len(self.eligible[d]))])
+        pool = self.with_absence[d] if with_absence else self.eligible[d]
+        return d, (int(pool[rng.integers(0, len(pool))]) if len(pool) else -1)
 
     def _load(self, d: int, s: int, ids: list[int], loaded: dict) -> list[np.ndarray]:
         out = []
@@ -230,6 +244,8 @@ class TrackingSampleDataset(Dataset):
                 # official centred dummy box of W/8 x H/8 (int-truncated as upstream)
                 box = np.array([int(w / 2 - w / 16), int(h / 2 - h / 16), int(w / 8), int(h / 8)], dtype=np.float64)
                 return [frame], [box], (d, s, ids)
+        if not self.opts.negatives_from_other_sequences:
+            return None  # the attempt fails and the sample is drawn again
         for _ in range(_MAX_ID_DRAWS):
             d2, s2 = self._pick(rng)
             # the official draw may land on the template's own sequence and label its visible target 0
@@ -244,8 +260,13 @@ class TrackingSampleDataset(Dataset):
 
     def _attempt(self, rng: np.random.Generator) -> tuple[tuple[int, int], Optional[dict], str]:
         """``((dataset, sequence), sample or None, reason of a None)``."""
-        d, s = self._pick(rng)
+        want_negative = None  # decided up front only when a negative needs a video whose target goes out of view
+        if self.opts.train_cls and not self.opts.negatives_from_other_sequences:
+            want_negative = bool(rng.random() >= self.opts.pos_prob)
+        d, s = self._pick(rng, with_absence=bool(want_negative))
         self._drawing = d  # the dataset an unreadable frame is counted against
+        if s < 0:
+            return (d, int(self.eligible[d][0])), None, REDRAW_REASONS[2]
         ds = self.datasets[d]
         seq = ds.sequence(s)
         drawn = self._frame_ids(ds, seq.visible, rng)
@@ -257,7 +278,7 @@ class TrackingSampleDataset(Dataset):
         template_boxes = [seq.boxes[i] for i in template_ids]
         label = None
         search_source = (d, s, search_ids)
-        if self.opts.train_cls and rng.random() >= self.opts.pos_prob:
+        if self.opts.train_cls and (rng.random() >= self.opts.pos_prob if want_negative is None else want_negative):
             label = 0.0
             negative = self._negative_search(d, s, seq.visible, rng, loaded)
             if negative is None:

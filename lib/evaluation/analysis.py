@@ -39,6 +39,7 @@ from lib.evaluation.results_io import (
     read_sequence_boxes,
     read_sequence_times,
     results_folder,
+    run_folder_name,
     time_file,
 )
 from lib.utils.io import atomic_write_text
@@ -191,7 +192,9 @@ def evaluate_run(
     as all-zero boxes); the caller decides whether to skip missing sequences instead.
     """
     folder = results_folder(results_dir, run.tracker, run.config, dataset, run.runid)
-    cache = SequenceCache(Path(cache_dir) / f"{run.label}_{convention}.json") if cache_dir else None
+    # keyed by the run, not its display name: two runs shown under one name must not share entries
+    cache_name = f"{run.tracker}_{run_folder_name(run.config, run.runid)}_{convention}.json"
+    cache = SequenceCache(Path(cache_dir) / cache_name) if cache_dir else None
     per_seq: dict = {}
     missing: list = []
     for seq in sequences:

@@ -57,7 +57,7 @@ def build_stark(cfg: Config, imagenet: bool = True) -> Stark:
         box_head = CornerHead(m.hidden_dim, m.head_dim, search_size // stride, stride)
     else:
         box_head = MLPBoxHead(m.hidden_dim, m.nlayer_head)
-    cls_head = MLP(m.hidden_dim, m.hidden_dim, 1, m.nlayer_head) if m.score_head else None
+    cls_head = MLP(m.hidden_dim, m.hidden_dim, 1, m.nlayer_head, m.score_head_norm) if m.score_head else None
     return Stark(
         trunk=trunk,
         transformer=transformer,

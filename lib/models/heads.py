@@ -77,15 +77,22 @@ class CornerHead(nn.Module):
 
 
 class MLP(nn.Module):
-    """Linear layers with ReLU between them (the DETR MLP): ``layers.0 .. layers.{n-1}``."""
+    """Linear layers with ReLU between them (the DETR MLP): ``layers.0 .. layers.{n-1}``.
 
-    def __init__(self, in_dim: int, hidden_dim: int, out_dim: int, num_layers: int) -> None:
+    ``input_norm`` puts a ``BatchNorm1d`` (``norm``) in front: it standardises each input feature over the
+    batch, for inputs that vary little around a large common part (see ``model.score_head_norm``).
+    """
+
+    def __init__(self, in_dim: int, hidden_dim: int, out_dim: int, num_layers: int, input_norm: bool = False) -> None:
         super().__init__()
         dims = [in_dim] + [hidden_dim] * (num_layers - 1) + [out_dim]
+        self.norm = nn.BatchNorm1d(in_dim) if input_norm else None
         self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(dims[:-1], dims[1:]))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(..., in_dim) -> (..., out_dim)."""
+        if self.norm is not None:
+            x = self.norm(x.reshape(-1, x.shape[-1])).reshape(x.shape)
         for index, layer in enumerate(self.layers):
             x = layer(x)
             if index < len(self.layers) - 1:

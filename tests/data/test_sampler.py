@@ -116,6 +116,27 @@ def test_stage2_negatives_lack_the_target():
     assert 10 < sum(labels) < 50
 
 
+def test_stage2_negatives_can_be_restricted_to_target_absent_frames():
+    with_gaps = np.ones(40, dtype=bool)
+    with_gaps[20:30] = False
+    always = np.ones(40, dtype=bool)
+    ds = ArrayDataset([with_gaps, always, always])
+    opts = SamplerOptions(mode="trident_pro", num_templates=2, max_intervals=(10,), train_cls=True,
+                          negatives_from_other_sequences=False, return_meta=True)  # fmt: skip
+    sampler = TrackingSampleDataset([ds], [1.0], 64, _processing(), opts, seed=5)
+    negatives = 0
+    for index in range(60):
+        sample = sampler[(0, index)]
+        if float(sample["label"]) == 0.0:
+            negatives += 1
+            meta = sample["meta"]
+            assert meta["search_sequence"] == meta["sequence"] == "seq0"  # the only video with absent frames
+            assert not ds.sequences[0].visible[int(meta["search_ids"][0])]
+    assert 20 < negatives < 40  # the label is drawn first: a missing absent frame does not tilt the balance
+    with pytest.raises(DatasetError, match="negatives_from_other_sequences=false needs videos"):
+        TrackingSampleDataset([ArrayDataset([always, always])], [1.0], 64, _processing(), opts, seed=5)
+
+
 def test_same_key_same_sample_and_epochs_differ():
     ds = ArrayDataset([np.ones(40, dtype=bool)] * 4)
     a, b = _sampler([ds]), _sampler([ds])

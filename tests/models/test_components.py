@@ -124,3 +124,16 @@ def test_box_conversions_round_trip():
     assert torch.allclose(box_ops.box_xyxy_to_cxcywh(box_ops.box_cxcywh_to_xyxy(boxes)), boxes)
     assert box_ops.box_cxcywh_to_xyxy(boxes)[0].tolist() == pytest.approx([0.4, 0.35, 0.6, 0.45])
     assert box_ops.box_xywh_to_xyxy(boxes)[1].tolist() == pytest.approx([0.3, 0.3, 0.9, 0.5])
+
+
+def test_score_head_input_norm_standardises_over_the_batch():
+    from lib.models.heads import MLP
+
+    torch.manual_seed(0)
+    plain, normed = MLP(8, 8, 1, 3), MLP(8, 8, 1, 3, input_norm=True)
+    assert [k for k in plain.state_dict()] == [k for k in normed.state_dict() if not k.startswith("norm.")]
+    x = torch.randn(6, 1, 8) * 0.03 + 0.8  # small variation around a large common part
+    normed.train()
+    assert torch.allclose(normed(x), normed(x + 5.0), atol=1e-4)  # a common shift is removed
+    normed.eval()  # running statistics at test time: one sample at a time works
+    assert normed(x[:1]).shape == (1, 1, 1)
