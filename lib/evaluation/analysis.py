@@ -241,7 +241,8 @@ class Report:
 
 def format_table(dataset: str, convention: str, labels: Sequence[str], summaries: Sequence[dict], n: int) -> str:
     columns = COLUMNS[convention]
-    header = f"{dataset} ({n} sequences) -- {CONVENTION_NOTES[convention]}"
+    units = "scores in %" + (", FPS in frames/s" if any(key == "speed_fps" for _, key in columns) else "")
+    header = f"{dataset} ({n} sequences; {units}) -- {CONVENTION_NOTES[convention]}"
     width = max([len("Tracker")] + [len(label) for label in labels])
     lines = [header, "  ".join(["Tracker".ljust(width)] + [name.rjust(max(len(name), 7)) for name, _ in columns])]
     for label, summary in zip(labels, summaries):

@@ -37,6 +37,7 @@ def test_table_csv_plots(tmp_path):
     assert report.summaries[0]["auc"] == pytest.approx(20 / 21 * 100)  # IoU 1 > t except t = 1.0
     assert report.summaries[1]["auc"] == pytest.approx(20 / 21 * 100 / 3)  # only frame 0 (:= GT)
     assert "pytracking/STARK convention" in report.table.splitlines()[0]
+    assert "(2 sequences; scores in %)" in report.table.splitlines()[0]
     csv_lines = report.csv_path.read_text().splitlines()
     assert csv_lines[0].startswith("tracker,convention,num_sequences,AUC,OP50,OP75")
     assert csv_lines[1].startswith("good_base,pytracking,2,95.2381")
