@@ -1,6 +1,6 @@
 """Quick start: train a small STARK-ST on generated data and evaluate it, end to end, on a CPU.
 
-    bash scripts/demo.sh                # about 15 minutes on 2 idle cores (plus the first install)
+    bash scripts/demo.sh                # about 14 minutes on 2 idle cores (plus the first install)
     bash scripts/demo.sh --fast         # the same steps on a few short sequences (the test suite runs it)
     bash scripts/demo.sh --minutes 10   # train stage 1 longer (default 6 minutes)
 
