@@ -64,7 +64,7 @@ def write_otb(out: Path, sequences: int, frames: int, seed: int, opts: Synthetic
     """``Synth<k>/img/%04d.jpg`` + ``groundtruth_rect.txt``; sequence 0 has two targets, sequence 1 uses tabs."""
     for index, seq in _render_all(sequences, frames, seed, 0, opts):
         folder = out / f"Synth{index + 1:02d}"
-        _write_frames(seq, lambda n: folder / "img" / f"{n:04d}.jpg", opts)
+        _write_frames(seq, lambda n, folder=folder: folder / "img" / f"{n:04d}.jpg", opts)
         if index == 0:
             second = seq.boxes + np.array([1.0, 1.0, 0.0, 0.0])
             atomic_write_text(folder / "groundtruth_rect.1.txt", _boxes_text(seq.boxes))
@@ -77,7 +77,7 @@ def write_uav123(out: Path, sequences: int, frames: int, seed: int, opts: Synthe
     """``data_seq/UAV123/<seq>/%06d.jpg``, ``anno/UAV123/<seq>.txt`` (NaN rows while absent), ``anno/UAV123/att/``."""
     for index, seq in _render_all(sequences, frames, seed, 1, opts):
         name = f"synth{index + 1}"
-        _write_frames(seq, lambda n: out / "data_seq" / "UAV123" / name / f"{n:06d}.jpg", opts)
+        _write_frames(seq, lambda n, name=name: out / "data_seq" / "UAV123" / name / f"{n:06d}.jpg", opts)
         boxes = seq.boxes.copy()
         boxes[seq.absent] = np.nan
         flags = _attribute_flags(seed, index, len(UAV123_ATTRIBUTES))
@@ -89,7 +89,7 @@ def write_nfs(out: Path, sequences: int, frames: int, seed: int, opts: Synthetic
     """``sequences/<seq>/%05d.jpg``, ``anno/nfs_<seq>.txt`` (tab-separated)."""
     for index, seq in _render_all(sequences, frames, seed, 2, opts):
         name = f"synth_{index + 1}"
-        _write_frames(seq, lambda n: out / "sequences" / name / f"{n:05d}.jpg", opts)
+        _write_frames(seq, lambda n, name=name: out / "sequences" / name / f"{n:05d}.jpg", opts)
         atomic_write_text(out / "anno" / f"nfs_{name}.txt", _boxes_text(seq.boxes, "\t"))
 
 
@@ -97,7 +97,7 @@ def write_tc128(out: Path, sequences: int, frames: int, seed: int, opts: Synthet
     """``<seq>/img/%04d.jpg``, ``<seq>/<seq>_gt.txt``, ``<seq>/<seq>_frames.txt`` (``1,N``)."""
     for index, seq in _render_all(sequences, frames, seed, 3, opts):
         name = f"Synth_{index + 1}"
-        _write_frames(seq, lambda n: out / name / "img" / f"{n:04d}.jpg", opts)
+        _write_frames(seq, lambda n, name=name: out / name / "img" / f"{n:04d}.jpg", opts)
         atomic_write_text(out / name / f"{name}_frames.txt", f"1,{len(seq.frames)}\n")
         atomic_write_text(out / name / f"{name}_gt.txt", _boxes_text(seq.boxes))
 
@@ -106,7 +106,7 @@ def write_tnl2k(out: Path, sequences: int, frames: int, seed: int, opts: Synthet
     """``<seq>/imgs/%05d.png`` (listed, not numbered by the reader), ``groundtruth.txt``, ``language.txt``."""
     for index, seq in _render_all(sequences, frames, seed, 4, opts):
         name = f"synth_{index + 1}"
-        _write_frames(seq, lambda n: out / name / "imgs" / f"{n:05d}.png", opts)
+        _write_frames(seq, lambda n, name=name: out / name / "imgs" / f"{n:05d}.png", opts)
         atomic_write_text(out / name / "language.txt", "the textured object moving over the background\n")
         atomic_write_text(out / name / "groundtruth.txt", _boxes_text(seq.boxes))
 
@@ -121,7 +121,7 @@ def write_lasot_extension(out: Path, sequences: int, frames: int, seed: int, opt
         cls = LASOT_EXTENSION_CLASSES[index % len(LASOT_EXTENSION_CLASSES)]
         name = f"{cls}-{index // len(LASOT_EXTENSION_CLASSES) + 1}"
         folder = out / cls / name
-        _write_frames(seq, lambda n: folder / "img" / f"{n:08d}.jpg", opts)
+        _write_frames(seq, lambda n, folder=folder: folder / "img" / f"{n:08d}.jpg", opts)
         full, out_of_view = _lasot_flags(seq)
         atomic_write_text(folder / "full_occlusion.txt", _flag_line(full))
         atomic_write_text(folder / "out_of_view.txt", _flag_line(out_of_view))
@@ -143,7 +143,7 @@ def write_avist(out: Path, sequences: int, frames: int, seed: int, opts: Synthet
     """``sequences/<seq>/img_%05d.jpg``, ``anno/<seq>.txt`` (spaces), ``full_occlusion/``, ``out_of_view/``."""
     for index, seq in _render_all(sequences, frames, seed, 6, opts):
         name = f"synth_in_fog_{index + 1}"
-        _write_frames(seq, lambda n: out / "sequences" / name / f"img_{n:05d}.jpg", opts)
+        _write_frames(seq, lambda n, name=name: out / "sequences" / name / f"img_{n:05d}.jpg", opts)
         full, out_of_view = _lasot_flags(seq)
         atomic_write_text(out / "full_occlusion" / f"{name}_full_occlusion.txt", _flag_line(full))
         atomic_write_text(out / "out_of_view" / f"{name}_out_of_view.txt", _flag_line(out_of_view))

@@ -12,7 +12,7 @@ from lib.config.loader import PROJECT_ROOT
 from lib.data import test_sets
 from lib.data.errors import DatasetError
 from lib.data.image_source import FolderSource
-from lib.data.registry import load_test_sequences, benchmark_names
+from lib.data.registry import benchmark_names, load_test_sequences
 from lib.data.synthetic_layouts import generate_test_set
 
 SMALL = {"width": 96, "height": 72}
