@@ -88,8 +88,9 @@ def prepare_for_inference(
     """Eval-mode inference copy: BN folded, conv weights channels-last, optionally conv + ReLU fused.
 
     ``fuse_relu`` (oneDNN post-ops through ``torch.ops.mkldnn``, a torch-internal op) is off by
-    default: it is exact and faster per conv, but showed no clear end-to-end gain on the shared
-    2-core machine; ``scripts/bench/model_speed.py`` times it as ``fused_cl``.
+    default and the tracker does not use it either: it is exact, but one ST50 tracking step was no
+    faster end to end than ``fold_cl`` (numbers in ``scripts/bench/model_speed.py``, which times it
+    as ``fused_cl``), so it is not worth depending on a private op.
 
     channels_last changes only memory layout and fusion only where the ReLU/residual add happen, so
     the copy agrees with the exact network to float rounding (< 1e-5 on the outputs). ``fuse_relu``

@@ -58,9 +58,9 @@ def default_checkpoint(save_dir: str | Path, tracker_name: str, config_name: str
 def build_network(cfg: Config, checkpoint: str | Path, exact: bool = False) -> torch.nn.Module:
     """Build the network of ``cfg`` and load ``checkpoint`` (official ``.pth.tar`` or ours) strictly.
 
-    By default the returned copy has its frozen batch norm folded into the convolutions, conv + ReLU
-    fused where oneDNN allows it, and a channels-last layout (boxes within 1e-5 of the exact network,
-    about a sixth faster on CPU); ``exact`` returns the unmodified network.
+    By default the returned copy has its frozen batch norm folded into the convolutions and a channels-last
+    layout (boxes within 1e-5 of the exact network, faster on CPU); conv + ReLU fusion stays off (no measured
+    end-to-end gain, see ``lib.models.inference.prepare_for_inference``); ``exact`` returns the unmodified network.
     """
     from lib.models import build_stark
     from lib.models.checkpoint import load_network_weights
@@ -72,7 +72,7 @@ def build_network(cfg: Config, checkpoint: str | Path, exact: bool = False) -> t
     cfg_build = replace(cfg, model=replace(cfg.model, backbone=replace(cfg.model.backbone, pretrained=False)))
     model = build_stark(cfg_build)
     load_network_weights(model, checkpoint)
-    return model.eval() if exact else prepare_for_inference(model, fuse_relu=True)
+    return model.eval() if exact else prepare_for_inference(model)
 
 
 @dataclass

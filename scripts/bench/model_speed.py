@@ -11,6 +11,9 @@ Variants (all under torch.inference_mode):
   fold_cl     fold + channels-last: prepare_for_inference() defaults, what the tracker should use
   fused_cl    fold_cl + conv/ReLU/residual fused into oneDNN post-ops (prepare_for_inference(fuse_relu=True))
   bf16_fold_cl  fold_cl under CPU bf16 autocast (lossy, optional)
+Measured (ST50, 1 thread, 15 round-robin runs, a 2-core machine at load ~7-8 from other jobs, so only the
+comparison counts): exact 1649 ms, fold_cl 1359 ms, fused_cl 1331 ms median; fusion's 2 % is within the noise,
+so the tracker uses fold_cl (lib.tracker.runner.build_network) and fusion stays an option.
 The variants are timed round-robin (one step of each in turn), so load from other processes on a
 shared machine hits all of them alike; the script prints the load average before and after.
 It also times the attention block alone: this project's SDPA attention vs nn.MultiheadAttention.
