@@ -11,6 +11,7 @@ from lib.config.loader import PROJECT_ROOT
 from lib.data.sequence import TestSequence
 from lib.evaluation.analysis import AnalysisError, TrackerRun, analyse
 from lib.evaluation.results_io import results_folder, write_sequence_result
+from tests.stderr_lines import problem_lines
 
 
 def _sequence(name, gt):
@@ -95,7 +96,7 @@ def test_cli_bad_root_one_line_error(tmp_path, monkeypatch, capsys):
     argv = ["analysis_results.py", "--tracker", "t", "--dataset", "got10k_val", "--opts", "got10k_dir=/nonexistent"]
     monkeypatch.setattr(sys, "argv", argv)
     assert entry["main"]() == 2
-    err = [line for line in capsys.readouterr().err.strip().splitlines() if " INFO " not in line]  # logs aside
+    err = problem_lines(capsys.readouterr().err)
     assert len(err) == 1 and "/nonexistent" in err[0]
 
 

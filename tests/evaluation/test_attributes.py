@@ -11,6 +11,7 @@ from lib.data.attributes import load_attributes
 from lib.data.errors import DatasetError
 from lib.data.synthetic import generate_dataset
 from lib.evaluation.results_io import read_boxes, results_folder, write_sequence_result
+from tests.stderr_lines import problem_lines
 
 N = 10
 # airplane-1: IV, POC; basketball-1: IV; bear-1: POC, DEF (LaSOT order IV POC DEF MB CM ROT BC VC SV FOC FM OV LR ARC)
@@ -76,7 +77,7 @@ def test_auc_per_attribute_by_hand(lasot, monkeypatch, capsys):
 def test_missing_attribute_file_is_one_line(lasot, monkeypatch, capsys):
     (lasot / "lasot" / "annos" / "att" / "bear-1.txt").unlink()
     assert _run(lasot, monkeypatch) == 2
-    err = capsys.readouterr().err.strip().splitlines()
+    err = problem_lines(capsys.readouterr().err)
     assert len(err) == 1 and "annos/att/bear-1.txt: attribute file missing" in err[0]
 
 

@@ -12,6 +12,7 @@ from lib.config.loader import PROJECT_ROOT
 from lib.evaluation.results_io import read_boxes, read_times
 from lib.models.checkpoint import save_official_checkpoint
 from lib.tracker.runner import RunOptions, default_checkpoint, folder_sequence, run_benchmark
+from tests.stderr_lines import problem_lines
 from tests.tracker.conftest import TINY, build_tiny
 
 
@@ -79,5 +80,5 @@ def test_cli_missing_checkpoint_one_line_error(setup, tmp_path, monkeypatch, cap
             "--checkpoint", str(tmp_path / "none.pth.tar"), "--save_dir", str(tmp_path), "--opts", *TINY]  # fmt: skip
     monkeypatch.setattr(sys, "argv", argv)
     assert entry["main"]() == 2
-    err = [line for line in capsys.readouterr().err.strip().splitlines() if " INFO " not in line]  # logs aside
+    err = problem_lines(capsys.readouterr().err)
     assert len(err) == 1 and "none.pth.tar not found" in err[0]

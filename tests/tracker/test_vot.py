@@ -17,6 +17,7 @@ from lib.config.loader import PROJECT_ROOT
 from lib.models.checkpoint import save_official_checkpoint
 from lib.tracker.stark_tracker import StarkTracker
 from lib.tracker.vot import StarkVot, VotError, VotSession, box_from_mask, box_mask, stack_spec
+from tests.stderr_lines import problem_lines
 from tests.tracker.conftest import TINY
 
 
@@ -114,7 +115,7 @@ def test_workspace_files(checkpoint, tmp_path, monkeypatch, capsys):
     code, err = _workspace(checkpoint, tmp_path / "ws", monkeypatch, capsys)
     assert code == 2 and "config.yaml exists" in err
     code, err = _workspace(tmp_path / "none.pth.tar", tmp_path / "other", monkeypatch, capsys)
-    assert code == 2 and len(err.strip().splitlines()) == 1 and "none.pth.tar not found" in err
+    assert code == 2 and len(problem_lines(err)) == 1 and "none.pth.tar not found" in err
 
 
 def _trax_env(checkpoint, timeout="1"):
