@@ -1,0 +1,1 @@
+"""Evaluation: result files, per-benchmark metric conventions, analysis tables and plots, submission packing."""
