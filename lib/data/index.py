@@ -73,7 +73,7 @@ class SequenceIndex:
         names: Iterable[str],
         parsed: Iterable[ParsedSequence],
         keep_unusable: bool = True,
-    ) -> "SequenceIndex":
+    ) -> SequenceIndex:
         """Join per-sequence parses; unusable sequences are dropped (and counted in ``meta["dropped"]``)
         unless ``keep_unusable`` (test splits keep every sequence)."""
         kept_names, kept = [], []
@@ -102,7 +102,7 @@ class SequenceIndex:
         return cls(arrays, {"dropped": total - len(kept), "total": total})
 
     @staticmethod
-    def joined_pieces(parts: list["SequenceIndex"]) -> dict[str, list[np.ndarray]]:
+    def joined_pieces(parts: list[SequenceIndex]) -> dict[str, list[np.ndarray]]:
         """Per array name, the pieces whose concatenation is the joined index (tables: the first part's).
 
         A part may lack an optional array (a chunk where no sequence had a ``cover.label``, or no sequence
@@ -124,12 +124,12 @@ class SequenceIndex:
         return pieces
 
     @staticmethod
-    def joined_meta(parts: list["SequenceIndex"]) -> dict:
+    def joined_meta(parts: list[SequenceIndex]) -> dict:
         counts = {key: sum(p.meta.get(key, 0) for p in parts) for key in ("dropped", "total")}
         return {**parts[0].meta, **counts}
 
     @classmethod
-    def concat(cls, parts: list["SequenceIndex"]) -> "SequenceIndex":
+    def concat(cls, parts: list[SequenceIndex]) -> SequenceIndex:
         """One index of several (parts parsed in parallel, in order)."""
         pieces = cls.joined_pieces(parts)
         arrays = {k: v[0] if len(v) == 1 else np.concatenate(v) for k, v in pieces.items()}

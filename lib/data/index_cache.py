@@ -143,7 +143,7 @@ def write_index_file(path: Path, key: dict, parts: list[SequenceIndex]) -> None:
     def write(handle) -> None:
         handle.write(MAGIC + struct.pack("<Q", header_len) + encoded)
         handle.write(b"\0" * (_data_start(header_len) - 16 - header_len))
-        for name, (dtype, _, pieces) in specs.items():
+        for dtype, _, pieces in specs.values():
             written = 0
             for piece in pieces:
                 data = np.ascontiguousarray(piece, dtype=dtype)

@@ -60,7 +60,7 @@ class SequenceData:
 class FrameKeys(Sequence):
     """The frame keys of one sequence, made by the dataset's naming rule when read (none are stored)."""
 
-    def __init__(self, dataset: "TrackingDataset", seq_index: int, length: int):
+    def __init__(self, dataset: TrackingDataset, seq_index: int, length: int):
         self.dataset, self.seq_index, self.length = dataset, seq_index, length
 
     def __len__(self) -> int:
@@ -79,7 +79,7 @@ class FrameKeys(Sequence):
 class _SequenceList(Sequence):
     """``dataset.sequences``: a read-only list of :class:`SequenceData` views, made on access."""
 
-    def __init__(self, dataset: "TrackingDataset"):
+    def __init__(self, dataset: TrackingDataset):
         self.dataset = dataset
 
     def __len__(self) -> int:

@@ -10,9 +10,14 @@ import logging
 from pathlib import Path
 from typing import Optional, Sequence
 
-import numpy as np
-
-from lib.data.datasets.base import TrackingDataset, pad_known_boxes, parse_boxes, read_annotation, stat_files, valid_boxes
+from lib.data.datasets.base import (
+    TrackingDataset,
+    pad_known_boxes,
+    parse_boxes,
+    read_annotation,
+    stat_files,
+    valid_boxes,
+)
 from lib.data.errors import DatasetError
 from lib.data.image_source import ImageSource
 from lib.data.index import ParsedSequence
