@@ -17,6 +17,7 @@ import time
 
 from lib.config import ConfigError, load_config, load_local_settings, split_overrides
 from lib.data.check import default_dataset_names
+from lib.data.errors import DatasetError
 from lib.data.registry import build_dataset
 from lib.utils.logging import setup_logging
 
@@ -53,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         start = time.perf_counter()
         try:
             ds = build_dataset(name, settings, use_lmdb=bool(args.use_lmdb), coco_min_size=min_size)
-        except ConfigError as exc:
+        except (ConfigError, DatasetError) as exc:
             log.error("%s", exc)
             return 2
         print(f"{ds.name}: {len(ds)} sequences, {ds.num_frames} frames; {ds.index_origin} ({time.perf_counter() - start:.1f} s)")
