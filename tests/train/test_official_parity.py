@@ -11,7 +11,7 @@ from torchvision.ops import box_convert, generalized_box_iou
 from lib.config import load_config
 from lib.data.errors import SamplingError
 from lib.data.processing import CropSpec, StarkProcessing
-from lib.data.sampler import SamplerOptions, TrackingSampler
+from lib.data.sampler import SamplerOptions, TrackingSampleDataset
 from lib.data.transforms import flip_box
 from lib.train.objectives import BoxObjective, build_objective
 from lib.train.optim import freeze_for_objective
@@ -84,7 +84,7 @@ def test_official_negatives_may_come_from_the_templates_own_sequence():
     def sampler(official):
         opts = SamplerOptions(mode="trident_pro", num_templates=2, max_intervals=(10,), train_cls=True,
                               max_redraws=3, return_meta=True, official_negatives=official)  # fmt: skip
-        return TrackingSampler([ArrayDataset([np.ones(40, dtype=bool)])], [1.0], 64, processing, opts, seed=5)
+        return TrackingSampleDataset([ArrayDataset([np.ones(40, dtype=bool)])], [1.0], 64, processing, opts, seed=5)
 
     ours, official = sampler(False), sampler(True)
     negatives = [official[(0, i)] for i in range(40)]
