@@ -19,7 +19,8 @@ from lib.config import ConfigError, load_local_settings, split_overrides
 from lib.evaluation.results_io import format_boxes
 from lib.models import ModelError
 from lib.tracker.demo import DemoError, VideoSink, draw_result, frame_count_and_fps, iterate_frames
-from lib.tracker.runner import RunnerError, build_tracker
+from lib.tracker.factory import build_tracker
+from lib.tracker.names import RunnerError
 from lib.utils.crop import CropError
 from lib.utils.io import atomic_write_text
 from lib.utils.logging import setup_logging

@@ -18,7 +18,9 @@ import cv2
 from lib.config import ConfigError, load_local_settings, split_overrides
 from lib.models import ModelError
 from lib.tracker.attention import attention_overlays
-from lib.tracker.runner import RunnerError, build_tracker, folder_sequence
+from lib.tracker.factory import build_tracker
+from lib.tracker.folder_sequence import folder_sequence
+from lib.tracker.names import RunnerError
 from lib.utils.crop import CropError
 from lib.utils.io import atomic_write_bytes
 from lib.utils.logging import setup_logging

@@ -20,7 +20,7 @@ import yaml
 
 from lib.config import ConfigError
 from lib.config.loader import PROJECT_ROOT
-from lib.tracker.runner import RunnerError, tracker_script
+from lib.tracker.names import RunnerError, tracker_script
 from lib.tracker.vot import STACKS, VotError, stack_spec
 from lib.utils.io import atomic_write_text
 

@@ -63,9 +63,13 @@ class Attention(nn.Module):
         q, k, v = self._heads(q), self._heads(k), self._heads(v)
         attn_mask = None
         # an all-False mask changes nothing; on CPU dropping it lets SDPA skip the masking work
-        # (the check would be a device sync on GPU, so there the mask is always passed)
+        # (the check would be a device sync on GPU, and a data-dependent branch that tracing for
+        # export or torch.compile would freeze, so there the mask is always passed)
         skip_mask = (
-            key_padding_mask is not None and key_padding_mask.device.type == "cpu" and not key_padding_mask.any()
+            key_padding_mask is not None
+            and key_padding_mask.device.type == "cpu"
+            and not (torch.jit.is_tracing() or torch.compiler.is_compiling())
+            and not key_padding_mask.any()
         )
         if key_padding_mask is not None and not skip_mask:
             attn_mask = ~key_padding_mask[:, None, None, :]  # (B, 1, 1, Lk): True = attend

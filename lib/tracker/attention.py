@@ -46,9 +46,13 @@ def attention_overlays(tracker: StarkTracker, image: np.ndarray, query_token: Op
     ``encoder_template{i}``, ``encoder_search``, ``decoder_template{i}``, ``decoder_search``.
     """
     cfg = tracker.cfg
-    search, _, search_patch = tracker.encode_crop(image, tracker.state, cfg.test.search_factor, cfg.test.search_size)
+    model = getattr(tracker.backend, "model", None)
+    if model is None:
+        raise ValueError(f"attention maps need the PyTorch network; this tracker runs {tracker.backend.name}")
+    crop, mask, _, search_patch = tracker.crop(image, tracker.state, cfg.test.search_factor, cfg.test.search_size)
     with torch.inference_mode():
-        out = tracker.model.decode(tracker.templates, search, run_box_head=True, return_attention=True)
+        search = model.encode(crop.to(tracker.backend.device), mask.to(tracker.backend.device))
+        out = model.decode(tracker.templates, search, run_box_head=True, return_attention=True)
     sizes = [t.size for t in tracker.templates] + [search.size]
     patches = list(tracker.template_patches) + [search_patch]
     names = [f"template{i}" for i in range(len(tracker.templates))] + ["search"]

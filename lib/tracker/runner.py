@@ -1,99 +1,67 @@
 """Benchmark runs: every sequence of a benchmark through a tracker, results in the official layout.
 
-* Test-time configs follow the official mapping: ``stark_s`` -> ``experiments/stark_s/<cfg>.yaml``,
-  ``stark_st`` -> ``experiments/stark_st2/<cfg>.yaml``; the default checkpoint is the training output
-  ``<save_dir>/checkpoints/train/<script>/<cfg>/<NET>_ep%04d.pth.tar`` at ``cfg.test.epoch``.
-* Work is spread over ``threads`` spawned worker processes (GPU = worker index % ``num_gpus``); each
-  worker builds the network once. Sequences whose box and time files exist are skipped (resume).
+* Sequences whose box and time files exist are skipped (resume); that is checked once per sequence,
+  before any work.
+* Work runs in this process (``threads == 0``) or in ``threads`` spawned worker processes that pull
+  sequences from a shared queue (GPU = worker index % ``num_gpus``); each builds its backend once.
+* ``batch_sequences > 1`` tracks that many sequences side by side per process with one network call per
+  step (``lib.tracker.batched``); their per-frame times are the step's wall time / live sequences.
 * A failing sequence never stops the run and is never skipped silently: its error is collected and
   reported at the end, and the caller exits non-zero.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import multiprocessing as mp
+import queue
 import time
 import traceback
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Optional, Sequence
+from typing import Callable, Iterable, Optional, Sequence
 
 import numpy as np
 import torch
 
-from lib.config import Config, load_config
+from lib.config import Config
 from lib.data.sequence import TestSequence
 from lib.evaluation.results_io import is_finished, results_folder, write_sequence_result
+from lib.tracker.names import RunnerError
+from lib.tracker.network import build_backend, resolve_device
 from lib.tracker.stark_tracker import StarkTracker
 
 logger = logging.getLogger(__name__)
 
-# tracker name -> (experiment script holding its test-time config, checkpoint prefix)
-TRACKERS = {"stark_s": ("stark_s", "STARKS"), "stark_st": ("stark_st2", "STARKST")}
-
-
-class RunnerError(ValueError):
-    """Bad runner input: unknown tracker, missing checkpoint, unknown sequence (one-line message)."""
-
-
-def tracker_script(tracker_name: str) -> str:
-    if tracker_name not in TRACKERS:
-        raise RunnerError(f"unknown tracker '{tracker_name}'; valid: {', '.join(TRACKERS)}")
-    return TRACKERS[tracker_name][0]
-
-
-def load_test_config(tracker_name: str, config_name: str, overrides: Iterable[str] = ()) -> Config:
-    """The config of ``tracker_name``/``config_name`` (official script mapping) with ``key=value`` overrides."""
-    return load_config(tracker_script(tracker_name), config_name, list(overrides))
-
-
-def default_checkpoint(save_dir: str | Path, tracker_name: str, config_name: str, epoch: int) -> Path:
-    """``<save_dir>/checkpoints/train/<script>/<cfg>/<NET>_ep%04d.pth.tar`` (official naming)."""
-    script = tracker_script(tracker_name)
-    prefix = TRACKERS[tracker_name][1]
-    return Path(save_dir) / "checkpoints" / "train" / script / config_name / f"{prefix}_ep{epoch:04d}.pth.tar"
-
-
-def build_network(cfg: Config, checkpoint: str | Path, exact: bool = False) -> torch.nn.Module:
-    """Build the network of ``cfg`` and load ``checkpoint`` (official ``.pth.tar`` or ours) strictly.
-
-    By default the returned copy has its frozen batch norm folded into the convolutions and a channels-last
-    layout (boxes within 1e-5 of the exact network, faster on CPU); conv + ReLU fusion stays off (no measured
-    end-to-end gain, see ``lib.models.inference.prepare_for_inference``); ``exact`` returns the unmodified network.
-    """
-    from lib.models import build_stark
-    from lib.models.checkpoint import load_network_weights
-    from lib.models.inference import prepare_for_inference
-
-    if not Path(checkpoint).is_file():
-        raise RunnerError(f"checkpoint {checkpoint} not found (train first, or pass --checkpoint PATH)")
-    # every weight comes from the checkpoint: never fetch ImageNet weights for a test run
-    cfg_build = replace(cfg, model=replace(cfg.model, backbone=replace(cfg.model.backbone, pretrained=False)))
-    model = build_stark(cfg_build)
-    load_network_weights(model, checkpoint)
-    return model.eval() if exact else prepare_for_inference(model)
-
 
 @dataclass
 class RunOptions:
-    """Everything a worker needs to build its tracker and write results (picklable)."""
+    """Everything a worker needs to build its tracker and write results (picklable; the config is loaded once)."""
 
     tracker_name: str
     config_name: str
     dataset: str
     checkpoint: str
     results_dir: str
+    cfg: Config
     runid: Optional[int] = None
-    overrides: list[str] = field(default_factory=list)
     int_results: bool = False
     amp: str = "none"
     device: str = "auto"  # auto: cuda when available, else cpu
     exact: bool = False  # the unmodified network instead of the BN-folded, channels-last inference copy
+    backend: str = "torch"  # torch | onnxruntime
+    compile: bool = False  # torch.compile the torch backend's encode/decode
+    onnx_dir: Optional[str] = None  # the exported graphs, for the onnxruntime backend
+    batch_sequences: int = 1  # sequences tracked side by side per process
 
     @property
     def output_folder(self) -> Path:
         return results_folder(self.results_dir, self.tracker_name, self.config_name, self.dataset, self.runid)
+
+    def make_backend(self, device: torch.device):
+        return build_backend(self.cfg, self.checkpoint, self.backend, device, self.amp, self.exact, self.compile,
+                             self.onnx_dir)  # fmt: skip
 
 
 @dataclass
@@ -122,59 +90,109 @@ def track_sequence(tracker: StarkTracker, seq: TestSequence) -> tuple[np.ndarray
     return np.asarray(boxes, dtype=np.float64), np.asarray(times), scores
 
 
-def _select_device(options: RunOptions, worker_index: int, num_gpus: int) -> torch.device:
-    if options.device != "auto":
-        return torch.device(options.device)
-    if torch.cuda.is_available() and num_gpus > 0:
-        return torch.device(f"cuda:{worker_index % num_gpus}")
-    return torch.device("cpu")
+def _failed(name: str, exc: BaseException) -> SequenceOutcome:
+    logger.debug(
+        "sequence %s failed:\n%s", name, "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    )
+    return SequenceOutcome(name, "failed", f"{type(exc).__name__}: {exc}")
 
 
-def make_tracker(options: RunOptions, device: torch.device) -> StarkTracker:
-    cfg = load_test_config(options.tracker_name, options.config_name, options.overrides)
-    model = build_network(cfg, options.checkpoint, options.exact)
-    return StarkTracker(cfg, model, options.dataset, device=device, amp=options.amp)
-
-
-def run_one(tracker: StarkTracker, options: RunOptions, seq: TestSequence) -> SequenceOutcome:
-    """Track and write one sequence; any exception becomes a ``failed`` outcome with its message."""
-    folder = options.output_folder
-    if is_finished(folder, seq.name):
-        return SequenceOutcome(seq.name, "skipped")
+def _write(options: RunOptions, seq: TestSequence, boxes: np.ndarray, times: np.ndarray) -> SequenceOutcome:
     try:
-        boxes, times, _ = track_sequence(tracker, seq)
-        write_sequence_result(folder, seq.name, boxes, times, integer=options.int_results)
+        write_sequence_result(options.output_folder, seq.name, boxes, times, integer=options.int_results)
     except Exception as exc:  # noqa: BLE001 -- reported at the end of the run, never swallowed
-        logger.debug("sequence %s failed:\n%s", seq.name, traceback.format_exc())
-        return SequenceOutcome(seq.name, "failed", f"{type(exc).__name__}: {exc}")
+        return _failed(seq.name, exc)
     total = float(times.sum())
     return SequenceOutcome(seq.name, "done", fps=len(times) / total if total > 0 else 0.0)
 
 
-# -- worker processes -----------------------------------------------------------------------------
-_WORKER: dict = {}
+def track_stream(
+    options: RunOptions, device: torch.device, sequences: Iterable[TestSequence], report: Callable
+) -> None:
+    """Track and write every sequence of ``sequences`` with one backend; ``report(outcome)`` per sequence.
 
-
-def _worker_init(options: RunOptions, num_gpus: int, counter) -> None:
-    with counter.get_lock():
-        index = counter.value
-        counter.value += 1
-    torch.set_num_threads(1)
-    _WORKER["options"] = options
-    _WORKER["device"] = _select_device(options, index, num_gpus)
-    _WORKER["tracker"] = None  # built lazily so a bad checkpoint fails the sequences, not the pool
-
-
-def _worker_run(seq: TestSequence) -> SequenceOutcome:
-    options = _WORKER["options"]
-    if is_finished(options.output_folder, seq.name):
-        return SequenceOutcome(seq.name, "skipped")
+    The backend is built on the first sequence, so a bad checkpoint fails the sequences (visibly), not the run.
+    """
+    stream = iter(sequences)
+    first = next(stream, None)
+    if first is None:
+        return
+    stream = itertools.chain([first], stream)
     try:
-        if _WORKER["tracker"] is None:
-            _WORKER["tracker"] = make_tracker(options, _WORKER["device"])
-    except Exception as exc:  # noqa: BLE001 -- reported per sequence at the end
-        return SequenceOutcome(seq.name, "failed", f"{type(exc).__name__}: {exc}")
-    return run_one(_WORKER["tracker"], options, seq)
+        backend = options.make_backend(device)
+    except Exception as exc:  # noqa: BLE001 -- every sequence of the stream fails with the same error
+        for seq in stream:
+            report(_failed(seq.name, exc))
+        return
+    if options.batch_sequences > 1:
+        from lib.tracker.batched import track_batched
+
+        def on_done(seq, boxes, times, error):
+            report(_failed(seq.name, error) if error is not None else _write(options, seq, boxes, times))
+
+        track_batched(options.cfg, backend, options.dataset, stream, options.batch_sequences, on_done)
+        return
+    for seq in stream:
+        try:
+            boxes, times, _ = track_sequence(StarkTracker(options.cfg, backend, options.dataset), seq)
+        except Exception as exc:  # noqa: BLE001 -- reported at the end of the run, never swallowed
+            report(_failed(seq.name, exc))
+            continue
+        report(_write(options, seq, boxes, times))
+
+
+# -- worker processes -----------------------------------------------------------------------------
+def _worker_main(options: RunOptions, device: str, tasks, results) -> None:
+    """One worker process: sequences from the shared queue until its stop marker (None), outcomes back."""
+    torch.set_num_threads(1)
+    track_stream(options, torch.device(device), iter(tasks.get, None), results.put)
+
+
+def _run_workers(options: RunOptions, todo: Sequence[TestSequence], threads: int, num_gpus: int, report) -> None:
+    context = mp.get_context("spawn")
+    tasks, results = context.Queue(), context.Queue()
+    for seq in todo:
+        tasks.put(seq)
+    for _ in range(threads):
+        tasks.put(None)
+    workers = [
+        context.Process(
+            target=_worker_main, args=(options, str(resolve_device(options.device, i, num_gpus)), tasks, results)
+        )
+        for i in range(threads)
+    ]
+    for worker in workers:
+        worker.start()
+    reported: set[str] = set()
+    try:
+        while len(reported) < len(todo):
+            try:
+                outcome = results.get(timeout=0.5)
+            except queue.Empty:
+                if any(worker.is_alive() for worker in workers):
+                    continue
+                try:  # every worker is gone: take what they left, then stop waiting
+                    outcome = results.get(timeout=1.0)
+                except queue.Empty:
+                    break
+            reported.add(outcome.name)
+            report(outcome)
+    finally:
+        for worker in workers:
+            worker.join(timeout=5)
+            if worker.is_alive():
+                worker.terminate()
+    for seq in todo:
+        if seq.name not in reported:
+            report(SequenceOutcome(seq.name, "failed", "its worker process exited without a result"))
+
+
+def check_batch_sequences(batch_sequences: int, count: int) -> None:
+    """One-line RunnerError unless ``1 <= batch_sequences <= count`` (a count of 0 allows 1)."""
+    if batch_sequences < 1 or batch_sequences > max(1, count):
+        raise RunnerError(
+            f"--batch_sequences {batch_sequences} must be between 1 and the number of sequences ({count})"
+        )
 
 
 def run_benchmark(
@@ -187,80 +205,28 @@ def run_benchmark(
     """Run every sequence (in-process when ``threads == 0``) and return one outcome per sequence."""
     from tqdm import tqdm
 
-    todo = [s for s in sequences if not is_finished(options.output_folder, s.name)]
-    outcomes = [SequenceOutcome(s.name, "skipped") for s in sequences if is_finished(options.output_folder, s.name)]
-    if outcomes:
-        logger.info("%d of %d sequences already finished, skipped", len(outcomes), len(sequences))
+    check_batch_sequences(options.batch_sequences, len(sequences))
+    finished = {seq.name for seq in sequences if is_finished(options.output_folder, seq.name)}
+    todo = [seq for seq in sequences if seq.name not in finished]
+    outcomes = [SequenceOutcome(name, "skipped") for name in sorted(finished)]
+    if finished:
+        logger.info("%d of %d sequences already finished, skipped", len(finished), len(sequences))
+    if options.batch_sequences > 1:
+        logger.info("tracking %d sequences side by side; per-frame times are step wall time / live sequences",
+                    options.batch_sequences)  # fmt: skip
     bar = tqdm(total=len(todo), desc=f"{options.tracker_name}/{options.config_name} on {options.dataset}",
                disable=not progress, unit="seq")  # fmt: skip
+
+    def report(outcome: SequenceOutcome) -> None:
+        outcomes.append(outcome)
+        bar.update(1)
+
     if threads <= 0:
-        tracker = None
-        for seq in todo:
-            try:
-                tracker = tracker or make_tracker(options, _select_device(options, 0, num_gpus))
-            except Exception as exc:  # noqa: BLE001 -- a bad checkpoint fails every sequence, visibly
-                outcomes.append(SequenceOutcome(seq.name, "failed", f"{type(exc).__name__}: {exc}"))
-                bar.update(1)
-                continue
-            outcomes.append(run_one(tracker, options, seq))
-            bar.update(1)
+        track_stream(options, resolve_device(options.device, 0, num_gpus), todo, report)
     else:
-        context = mp.get_context("spawn")
-        counter = context.Value("i", 0)
-        with context.Pool(threads, initializer=_worker_init, initargs=(options, num_gpus, counter)) as pool:
-            for outcome in pool.imap_unordered(_worker_run, todo):
-                outcomes.append(outcome)
-                bar.update(1)
+        _run_workers(options, todo, threads, num_gpus, report)
     bar.close()
     done = [o for o in outcomes if o.status == "done"]
     if done:
         logger.info("tracked %d sequences, mean %.1f FPS", len(done), float(np.mean([o.fps for o in done])))
     return outcomes
-
-
-def folder_sequence(folder: str | Path, init_box: Optional[Sequence[float]] = None) -> TestSequence:
-    """A sequence from a folder of frames (sorted by name; numeric names sort numerically) and an init box.
-
-    Without ``init_box`` the first line of ``<folder>/groundtruth.txt`` is used.
-    """
-    from lib.data.image_source import FolderSource
-    from lib.evaluation.results_io import read_boxes
-    from lib.tracker.demo import frame_files
-
-    root = Path(folder)
-    if not root.is_dir():
-        raise RunnerError(f"{root}: not a folder of frames")
-    names = [p.name for p in frame_files(root)]
-    if not names:
-        raise RunnerError(f"{root}: no .jpg/.png frames")
-    if init_box is None:
-        gt_file = root / "groundtruth.txt"
-        if not gt_file.is_file():
-            raise RunnerError(f"{root}: give --init_box x y w h or a groundtruth.txt")
-        gt = read_boxes(gt_file)
-    else:
-        gt = np.asarray(init_box, dtype=np.float64).reshape(1, 4)
-    boxes = np.full((len(names), 4), np.nan)
-    boxes[: min(len(names), gt.shape[0])] = gt[: len(names)]
-    if not (boxes[0, 2] > 0 and boxes[0, 3] > 0):
-        raise RunnerError(f"{root}: the initial box {boxes[0].tolist()} needs a positive width and height")
-    return TestSequence(root.name, "folder", names, boxes, FolderSource(root))
-
-
-def build_tracker(
-    tracker_name: str,
-    config_name: str,
-    checkpoint: Optional[str | Path],
-    save_dir: str | Path = ".",
-    overrides: Iterable[str] = (),
-    dataset_name: str = "video",
-    device: str = "auto",
-    amp: str = "none",
-) -> StarkTracker:
-    """One ready tracker (demo / visualisation); the checkpoint defaults to the training output at ``cfg.test.epoch``."""
-    cfg = load_test_config(tracker_name, config_name, overrides)
-    checkpoint = checkpoint or default_checkpoint(save_dir, tracker_name, config_name, cfg.test.epoch)
-    model = build_network(cfg, checkpoint)
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    return StarkTracker(cfg, model, dataset_name, device=device, amp=amp)

@@ -15,25 +15,26 @@ Table 7 variants: with several queries and a score head (Hungarian, K = 10) the 
 highest-confidence query is taken and its confidence is the score; with a query update (update-query)
 there is one template and each frame's decoder output is carried to the next frame's query.
 
-Template features are computed once per template (``model.encode``) and reused on every frame.
+Template features are computed once per template (``backend.encode_template``) and reused on every
+frame; the network is reached only through the backend (``lib.tracker.backends``).
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
+from dataclasses import dataclass
 from typing import Optional, Sequence
 
 import numpy as np
 import torch
 
 from lib.config.schema import Config
+from lib.tracker.backends import TorchBackend
 from lib.utils.crop import normalize_patch, sample_target
 
 logger = logging.getLogger(__name__)
 
 CLIP_MARGIN = 10  # official clip_box margin in pixels
-_AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 def map_box_back(
@@ -74,26 +75,36 @@ def update_intervals(cfg: Config, dataset_name: str) -> list[int]:
     return list(intervals if intervals is not None else cfg.data.max_sample_interval)
 
 
+@dataclass
+class SearchInput:
+    """One frame's search crop, ready for the network: (1,3,S,S) tensor, (1,S,S) bool mask, scale, image size."""
+
+    crop: torch.Tensor
+    mask: torch.Tensor
+    resize_factor: float
+    image_hw: tuple[int, int]
+
+
 class StarkTracker:
     """``initialize(image, {"init_bbox": [x, y, w, h]})`` then ``track(image)`` on every later frame.
 
+    ``track`` is ``prepare`` (crop the search region), one ``backend.predict`` and ``finish`` (map the
+    box back, update the templates); the batched runner calls the three itself to serve several
+    trackers with one network call.
+
     Args:
         cfg: the test-time config (``cfg.test`` crop parameters, ``cfg.data`` mean/std and templates).
-        model: a built ``Stark`` network with weights loaded.
+        network: a built ``Stark`` network with weights loaded, or a backend (``lib.tracker.backends``).
         dataset_name: benchmark name, selects the update interval (``lasot`` -> ``LASOT``).
-        device: torch device for the network.
-        amp: ``none`` (fp32, default) | ``bf16`` | ``fp16`` autocast for the network passes.
+        device: torch device for a network given as a module.
+        amp: ``none`` (fp32, default) | ``bf16`` | ``fp16`` autocast, for a network given as a module.
     """
 
-    def __init__(self, cfg: Config, model: torch.nn.Module, dataset_name: str = "", device="cpu", amp: str = "none"):
-        if amp not in ("none", *_AMP_DTYPES):
-            raise ValueError(f"amp must be none, bf16 or fp16, got '{amp}'")
+    def __init__(self, cfg: Config, network, dataset_name: str = "", device="cpu", amp: str = "none"):
         self.cfg = cfg
-        self.device = torch.device(device)
-        self.model = model.to(self.device).eval()
-        self.amp = amp
-        self.has_score = getattr(model, "cls_head", None) is not None
-        self.updates_query = getattr(model, "query_update", None) is not None
+        self.backend = TorchBackend(network, device, amp) if isinstance(network, torch.nn.Module) else network
+        self.has_score = self.backend.has_score
+        self.updates_query = self.backend.updates_query
         # STARK-ST: one dynamic template per interval (official z_dict_list = [z1] + copies); the
         # update-query variant's second training frame is the previous frame, not a template
         dynamic = cfg.data.template.number > 1 and not self.updates_query
@@ -113,24 +124,16 @@ class StarkTracker:
         self.previous_query = None  # update-query: the previous frame's decoder output
 
     # ------------------------------------------------------------------------------------------
-    def _autocast(self):
-        if self.amp == "none":
-            return contextlib.nullcontext()
-        return torch.autocast(device_type=self.device.type, dtype=_AMP_DTYPES[self.amp])
-
-    def encode_crop(self, image: np.ndarray, box: Sequence[float], factor: float, size: int):
-        """Crop, normalise and encode one patch -> (FeatureSequence, resize_factor, patch (S, S, 3) uint8)."""
+    def crop(self, image: np.ndarray, box: Sequence[float], factor: float, size: int):
+        """Crop and normalise one patch -> ((1,3,S,S) tensor, (1,S,S) bool mask, resize_factor, (S,S,3) patch)."""
         patch, resize_factor, mask = sample_target(image, box, factor, size)
-        tensor = normalize_patch(patch, self.cfg.data.mean, self.cfg.data.std)[None].to(self.device)
-        mask_t = torch.from_numpy(mask)[None].to(self.device)
-        with torch.inference_mode(), self._autocast():
-            features = self.model.encode(tensor, mask_t)
-        return features, resize_factor, patch
+        tensor = normalize_patch(patch, self.cfg.data.mean, self.cfg.data.std)[None]
+        return tensor, torch.from_numpy(mask)[None], resize_factor, patch
 
     def _template(self, image: np.ndarray, box: Sequence[float]):
-        features, _, patch = self.encode_crop(image, box, self.cfg.test.template_factor, self.cfg.test.template_size)
+        tensor, mask, _, patch = self.crop(image, box, self.cfg.test.template_factor, self.cfg.test.template_size)
         self._last_template_patch = patch
-        return features
+        return self.backend.encode_template(tensor, mask)
 
     # ------------------------------------------------------------------------------------------
     def initialize(self, image: np.ndarray, info: dict) -> dict:
@@ -147,27 +150,31 @@ class StarkTracker:
 
     def track(self, image: np.ndarray, info: Optional[dict] = None) -> dict:
         """Track one frame -> ``{"target_bbox": [x, y, w, h]}`` (+ ``"conf_score"`` with a score head)."""
-        height, width = image.shape[:2]
+        search = self.prepare(image)
+        out = self.backend.predict(self.templates, search.crop, search.mask, self.previous_query)
+        return self.finish(image, search, out)
+
+    def prepare(self, image: np.ndarray) -> SearchInput:
+        """The search crop around the current state (factor ``cfg.test.search_factor``)."""
+        tensor, mask, resize_factor, _ = self.crop(
+            image, self.state, self.cfg.test.search_factor, self.cfg.test.search_size
+        )
+        return SearchInput(tensor, mask, resize_factor, image.shape[:2])
+
+    def finish(self, image: np.ndarray, search: SearchInput, out: dict) -> dict:
+        """Map this frame's network output (batch entry 0 of ``out``) back to the image; update templates."""
+        height, width = search.image_hw
         self.frame_id += 1
         search_size = self.cfg.test.search_size
-        search, resize_factor, _ = self.encode_crop(image, self.state, self.cfg.test.search_factor, search_size)
-        with torch.inference_mode(), self._autocast():
-            out = self.model.decode(
-                self.templates,
-                search,
-                run_box_head=True,
-                run_cls_head=self.has_score,
-                previous_query=self.previous_query,
-            )
         self.previous_query = out.get("query_embedding")
-        pred_boxes = out["pred_boxes"].float().view(-1, 4)  # (Nq, 4) cxcywh normalised
-        scores = out["pred_logits"].float().view(-1).sigmoid() if self.has_score else None
+        pred_boxes = out["pred_boxes"][0].float().view(-1, 4).cpu()  # (Nq, 4) cxcywh normalised
+        scores = out["pred_logits"][0].float().view(-1).sigmoid().cpu() if self.has_score else None
         if scores is not None and len(scores) > 1:
             best = int(scores.argmax())  # Hungarian variant: the most confident query's box
             pred_boxes, scores = pred_boxes[best : best + 1], scores[best : best + 1]
         # the official arithmetic: mean over queries, x search_size, / resize_factor in float32 tensors
-        pred_box = (pred_boxes.mean(dim=0) * search_size / resize_factor).tolist()
-        self.state = clip_box(map_box_back(pred_box, self.state, search_size, resize_factor), height, width)
+        pred_box = (pred_boxes.mean(dim=0) * search_size / search.resize_factor).tolist()
+        self.state = clip_box(map_box_back(pred_box, self.state, search_size, search.resize_factor), height, width)
         result: dict = {"target_bbox": list(self.state)}
         conf = None
         if scores is not None:

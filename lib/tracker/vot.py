@@ -103,7 +103,7 @@ class VotSession:
         if not (box[2] > 0 and box[3] > 0):
             raise VotError(f"initial region {box} has no area")
         proto = self.prototype
-        tracker = StarkTracker(proto.cfg, proto.model, MODE_DATASET[self.mode], proto.device, proto.amp)
+        tracker = StarkTracker(proto.cfg, proto.backend, MODE_DATASET[self.mode])
         tracker.initialize(image, {"init_bbox": [float(v) for v in box]})
         self.objects.append(tracker)
         return [float(v) for v in box], 1.0
@@ -131,8 +131,8 @@ def build_session(
     device: str = "auto",
     save_dir: str = ".",
 ) -> VotSession:
-    """A session around :func:`lib.tracker.runner.build_tracker` (``opts``: config overrides ``key=value``)."""
-    from lib.tracker.runner import build_tracker
+    """A session around :func:`lib.tracker.factory.build_tracker` (``opts``: config overrides ``key=value``)."""
+    from lib.tracker.factory import build_tracker
 
     if mode not in MODE_DATASET:
         raise VotError(f"unknown tracker mode '{mode}'; valid: {', '.join(MODE_DATASET)}")

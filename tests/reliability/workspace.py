@@ -18,7 +18,7 @@ from lib.data.synthetic import generate_dataset
 from lib.evaluation.results_io import box_file, read_boxes, results_folder, write_sequence_result
 from lib.models import build_stark
 from lib.models.checkpoint import save_official_checkpoint
-from lib.tracker.runner import load_test_config
+from lib.tracker.names import load_test_config
 from tests.reliability.payloads import write_hostile_checkpoint
 from tests.train.conftest import TINY
 

@@ -16,7 +16,7 @@ TINY = [
 
 def build_tiny(tracker_name: str, extra=()):
     from lib.models import build_stark
-    from lib.tracker.runner import load_test_config
+    from lib.tracker.names import load_test_config
 
     torch.manual_seed(0)
     cfg = load_test_config(tracker_name, "baseline", TINY + list(extra))

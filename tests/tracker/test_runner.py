@@ -11,7 +11,9 @@ import pytest
 from lib.config.loader import PROJECT_ROOT
 from lib.evaluation.results_io import read_boxes, read_times
 from lib.models.checkpoint import save_official_checkpoint
-from lib.tracker.runner import RunOptions, default_checkpoint, folder_sequence, run_benchmark
+from lib.tracker.folder_sequence import folder_sequence
+from lib.tracker.names import default_checkpoint, load_test_config
+from lib.tracker.runner import RunOptions, run_benchmark
 from tests.stderr_lines import problem_lines
 from tests.tracker.conftest import TINY, build_tiny
 
@@ -34,7 +36,8 @@ def setup(tmp_path_factory):
 
 
 def _options(root, checkpoint):
-    return RunOptions("stark_s", "baseline", "folder", str(checkpoint), str(root / "results"), overrides=TINY)
+    cfg = load_test_config("stark_s", "baseline", TINY)
+    return RunOptions("stark_s", "baseline", "folder", str(checkpoint), str(root / "results"), cfg)
 
 
 def test_default_checkpoint_naming(tmp_path):

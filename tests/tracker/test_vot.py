@@ -56,7 +56,7 @@ def test_python_protocol_answers_rectangles_per_object(tiny_st, frames):
     # a second object appearing later gets its own state; the first keeps being tracked
     answers = vot.update(frames[2], [((40.0, 30.0, 10.0, 10.0), {})])
     assert len(answers) == 2 and answers[1][0] == (40.0, 30.0, 10.0, 10.0)
-    assert len(vot.session.objects) == 2 and vot.session.objects[0].model is vot.session.objects[1].model
+    assert len(vot.session.objects) == 2 and vot.session.objects[0].backend is vot.session.objects[1].backend
 
 
 def test_long_term_answers_carry_the_score_as_confidence(tiny_st, frames):

@@ -16,7 +16,7 @@ from lib.data.synthetic import difficulty_options, render_sequence
 from lib.models import build_stark
 from lib.models.profiling import parameter_report
 from lib.tracker import StarkTracker
-from lib.tracker.runner import load_test_config
+from lib.tracker.names import load_test_config
 from lib.train.distributed import DistContext
 from lib.train.metrics_log import MetricsLogger
 from lib.train.objectives import build_objective
