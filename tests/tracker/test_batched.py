@@ -15,6 +15,7 @@ from lib.models.checkpoint import save_official_checkpoint
 from lib.tracker.folder_sequence import folder_sequence
 from lib.tracker.names import load_test_config
 from lib.tracker.runner import RunOptions, run_benchmark
+from tests.stderr_lines import problem_lines
 from tests.tracker.conftest import TINY, build_tiny
 
 LENGTHS = (9, 4, 12, 6, 7)  # unequal: slots finish at different steps and are refilled
@@ -94,7 +95,7 @@ def test_cli_batch_larger_than_sequences_one_line(videos, tmp_path, monkeypatch,
             "--checkpoint", str(checkpoint), "--save_dir", str(tmp_path), "--batch_sequences", "3", "--opts", *TINY]  # fmt: skip
     monkeypatch.setattr(sys, "argv", argv)
     assert entry["main"]() == 2
-    err = capsys.readouterr().err.strip().splitlines()
+    err = problem_lines(capsys.readouterr().err)
     assert len(err) == 1 and "--batch_sequences 3" in err[0] and "(1)" in err[0]
     assert not (tmp_path / "test").exists()  # refused before any tracking
 
@@ -106,7 +107,7 @@ def test_cli_onnxruntime_without_graphs_one_line(videos, tmp_path, monkeypatch, 
             "--save_dir", str(tmp_path), "--backend", "onnxruntime", "--opts", *TINY]  # fmt: skip
     monkeypatch.setattr(sys, "argv", argv)
     assert entry["main"]() == 2
-    err = capsys.readouterr().err.strip().splitlines()
+    err = problem_lines(capsys.readouterr().err)
     assert len(err) == 1 and ("onnx/stark_st/baseline" in err[0] or "onnxruntime is not installed" in err[0])
 
 

@@ -91,13 +91,14 @@ def test_variant_tracks_a_generated_sequence(variant):
 
 def test_update_query_carries_the_previous_output_into_the_next_query():
     tracker = _tracker("update_query")
-    model = tracker.model
+    model = tracker.backend.model
     seq = render_sequence(np.random.default_rng(2), 3, difficulty_options("easy", width=160, height=120))
     tracker.initialize(seq.frames[0], {"init_bbox": seq.boxes[0].tolist()})
     tracker.track(seq.frames[1])
     carried = tracker.previous_query
-    search, _, _ = tracker.encode_crop(seq.frames[2], tracker.state, 5.0, 128)
+    crop, mask, _, _ = tracker.crop(seq.frames[2], tracker.state, 5.0, 128)
     with torch.inference_mode():
+        search = model.encode(crop, mask)
         fresh = model.decode(tracker.templates, search)["pred_boxes"]
         updated = model.decode(tracker.templates, search, previous_query=carried)["pred_boxes"]
         by_hand = model.transformer.decode(
@@ -122,7 +123,7 @@ def test_hungarian_tracker_takes_the_most_confident_query(monkeypatch):
     boxes[0, 7] = torch.tensor([0.5, 0.5, 0.2, 0.3])  # centred on the previous state
     logits = torch.full((1, 10, 1), -5.0)
     logits[0, 7] = 3.0
-    monkeypatch.setattr(tracker.model, "decode", lambda *a, **k: {"pred_boxes": boxes, "pred_logits": logits})
+    monkeypatch.setattr(tracker.backend.model, "decode", lambda *a, **k: {"pred_boxes": boxes, "pred_logits": logits})
     image = np.zeros((120, 160, 3), dtype=np.uint8)
     tracker.initialize(image, {"init_bbox": [60.0, 40.0, 30.0, 40.0]})
     out = tracker.track(image)
