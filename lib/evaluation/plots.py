@@ -35,12 +35,7 @@ def plot_curves(
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel, xlim=(thresholds[0], thresholds[-1]), ylim=(0, 100))
     ax.grid(True, linestyle=":")
     ax.legend(loc="lower left" if "Success" in title else "lower right", fontsize=8)
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=150)
-    plt.close(fig)
-    atomic_write_bytes(Path(path), buffer.getvalue())
-    return Path(path)
+    return _save_png(fig, path)
 
 
 def plot_radar(
@@ -62,6 +57,11 @@ def plot_radar(
     ax.set_ylim(0, np.ceil(top / 10.0) * 10.0)
     ax.set_title(title)
     ax.legend(loc="upper right", bbox_to_anchor=(1.3, 1.1), fontsize=8)
+    return _save_png(fig, path)
+
+
+def _save_png(fig, path: str | Path) -> Path:
+    """Render ``fig`` to PNG in memory and write it atomically, so an interrupted run never leaves half a plot."""
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=150)
