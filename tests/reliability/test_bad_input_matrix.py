@@ -7,12 +7,22 @@ file that existed before the command untouched (logs may only have grown).
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.reliability.workspace import MARKER, PREPARE, TEST, copy_workspace, run_entry, val_sequences
+from tests.reliability.workspace import (
+    MARKER,
+    PREPARE,
+    PROJECT_ROOT,
+    TEST,
+    copy_workspace,
+    run_entry,
+    val_sequences,
+)
 from tests.train.conftest import TINY
 
 CASES = yaml.safe_load(Path(__file__).with_name("bad_inputs.yaml").read_text())
@@ -40,7 +50,7 @@ def _expand(argv: list[str], work: Path, settings: Path) -> list[str]:
 def test_every_case_has_the_fields():
     assert len(CASES) >= 40
     for case in CASES:
-        assert set(case) <= {"id", "prepare", "command", "exit", "message", "may_change"}, case["id"]
+        assert set(case) <= {"id", "prepare", "command", "exit", "message", "may_change", "fresh_process"}, case["id"]
         assert all(step in PREPARE for step in case.get("prepare", [])), case["id"]
     assert len({case["id"] for case in CASES}) == len(CASES)
 
@@ -54,9 +64,16 @@ def test_bad_input(case, template, tmp_path, monkeypatch, capfd):
         PREPARE[step](work, monkeypatch)
     before = _snapshot(work)
     script, *argv = case["command"]
-    code = run_entry(script, _expand(argv, work, settings))
-    out, err = capfd.readouterr()
-    output = out + err
+    if case.get("fresh_process"):
+        # DataLoader workers are forked: forking the test process, which earlier tests left with helper threads
+        # holding locks, can deadlock the worker; users start each run as a fresh process, and so does this case
+        done = subprocess.run([sys.executable, str(PROJECT_ROOT / script), *_expand(argv, work, settings)],
+                              cwd=work, capture_output=True, text=True, timeout=600)  # fmt: skip
+        code, output = done.returncode, done.stdout + done.stderr
+    else:
+        code = run_entry(script, _expand(argv, work, settings))
+        out, err = capfd.readouterr()
+        output = out + err
     assert code == case["exit"], output[-3000:]
     assert case["message"] in output, output[-3000:]
     assert "Traceback" not in output, output[-3000:]
