@@ -43,10 +43,12 @@ def test_box_and_score_objectives_reproduce_the_numbers_before_the_refactor(scri
     figures = gradient_figures(model)
     assert figures.keys() == reference["gradients"].keys()
     for name, (grad_sum, grad_sq) in reference["gradients"].items():
-        # thread-count noise only: sums compared against the gradient's norm, squares relatively
+        # thread-count noise only: sums compared against the gradient's norm, squares relatively; the floor
+        # covers gradients that are zero in exact arithmetic (the last corner-conv bias before the spatial
+        # softmax), whose float residue (norm ~5e-8) moves by ~1.5e-7 between 1 and 2 threads
         got_sum, got_sq = figures[name]
         assert got_sq == pytest.approx(grad_sq, rel=1e-4, abs=1e-12), name
-        assert abs(got_sum - grad_sum) <= 1e-3 * math.sqrt(grad_sq) + 1e-7, name
+        assert abs(got_sum - grad_sum) <= 1e-3 * math.sqrt(grad_sq) + 1e-6, name
 
 
 def test_objectives_declare_heads_labels_and_trained_modules():
