@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
@@ -33,12 +34,17 @@ class CropSpec:
     scale_jitter: float
 
 
-def _downsampled_all_padding(mask: np.ndarray, stride: int) -> bool:
-    """Nearest downsampling to ``size // stride`` (index ``floor(i * in / out)``, as torch's nearest mode)."""
-    size = mask.shape[0]
+@functools.lru_cache(maxsize=64)
+def _nearest_index(size: int, stride: int) -> np.ndarray:
+    """Source indices of a nearest downsampling to ``size // stride`` (``floor(i * in / out)``, as torch)."""
     out = max(1, size // stride)
-    index = np.floor(np.arange(out) * (size / out)).astype(np.int64)
-    return bool(mask[np.ix_(index, index)].all())
+    return np.floor(np.arange(out) * (size / out)).astype(np.int64)[:, None]
+
+
+def _downsampled_all_padding(mask: np.ndarray, stride: int) -> bool:
+    """True when the mask, nearest-downsampled to the feature grid, is all padding."""
+    index = _nearest_index(mask.shape[0], stride)
+    return bool(mask[index, index.T].all())
 
 
 class StarkProcessing:
@@ -64,43 +70,47 @@ class StarkProcessing:
         self.training = training
         self.feature_stride = feature_stride
         self.official_flip = official_flip  # the joint flip maps x -> W - 1 - x - w (official parity)
+        self._levels = np.arange(256, dtype=np.float64)[:, None] / 255.0
 
-    def _finish(self, patch: np.ndarray, mask: np.ndarray, box: np.ndarray, rng: np.random.Generator):
-        """Per-crop transforms + normalisation -> ((3,S,S) float32, (S,S) bool, (4,) float) numpy arrays.
+    def _finish(self, patch: np.ndarray, mask: np.ndarray, box: np.ndarray, rng: np.random.Generator, out: np.ndarray):
+        """Per-crop transforms + normalisation of ``patch`` into ``out`` ((3,S,S) float32) -> (mask, box).
 
-        Brightness, clamp and normalisation are one 256-entry lookup table per crop (cv2.LUT), the same
-        values as computing them per pixel, at a fraction of the cost.
+        Brightness, clamp and normalisation are one 256-entry lookup table per crop and channel (cv2.LUT
+        straight into the planes of ``out``), the same values as computing them per pixel; the crop flip
+        acts on the uint8 patch, which equals flipping the normalised crop since the table is per pixel.
         """
-        values = np.arange(256, dtype=np.float64)[:, None] / 255.0
+        values = self._levels
         if self.training:
             factor = rng.uniform(max(0.0, 1.0 - self.brightness_jitter), 1.0 + self.brightness_jitter)
             values = np.clip(values * factor, 0.0, 1.0)
             flip = rng.random() < 0.5
         else:
             flip = False
-        table = ((values - self.mean) / self.std).astype(np.float32)  # (256, 3)
-        image = cv2.LUT(patch, table.reshape(256, 1, 3))
+        tables = ((values - self.mean) / self.std).astype(np.float32).T.copy()  # (3, 256)
         if flip:
-            image = cv2.flip(image, 1)
-            mask = mask[:, ::-1]
-            box = flip_normalized_box(box)
-        return image.transpose(2, 0, 1), mask, box
+            patch, mask, box = cv2.flip(patch, 1), mask[:, ::-1], flip_normalized_box(box)
+        for plane, table, target in zip(cv2.split(patch), tables, out):
+            cv2.LUT(plane, table, dst=target)
+        return mask, box
 
-    def _crops(self, frames, boxes, spec: CropSpec, rng: np.random.Generator, mirrored: bool):
-        images, masks, out_boxes = [], [], []
-        for frame, box in zip(frames, boxes):
+    def _crops(self, frames, boxes, spec: CropSpec, rng: np.random.Generator, mirrored: bool, grayscale: bool):
+        """(images (N,3,S,S) float32, masks (N,S,S) bool, boxes (N,4) float64) of the frames, or None."""
+        size = spec.size
+        images = np.empty((len(frames), 3, size, size), dtype=np.float32)
+        masks = np.empty((len(frames), size, size), dtype=bool)
+        out_boxes = np.empty((len(frames), 4), dtype=np.float64)
+        for i, (frame, box) in enumerate(zip(frames, boxes)):
             jittered = jitter_box(box, spec.scale_jitter, spec.center_jitter, rng)
             try:
-                patch, factor, mask = sample_target(frame, jittered, spec.factor, spec.size, mirrored=mirrored)
+                patch, factor, mask = sample_target(
+                    frame, jittered, spec.factor, size, mirrored=mirrored, pixel_map=to_grayscale if grayscale else None
+                )
             except CropError:
                 return None
             if mask.all() or _downsampled_all_padding(mask, self.feature_stride):
                 return None
-            crop_box = box_in_crop(box, jittered, factor, spec.size, normalize=True)
-            image, mask_t, crop_box = self._finish(patch, mask, crop_box, rng)
-            images.append(image)
-            masks.append(mask_t)
-            out_boxes.append(crop_box)
+            crop_box = box_in_crop(box, jittered, factor, size, normalize=True)
+            masks[i], out_boxes[i] = self._finish(patch, mask, crop_box, rng, images[i])
         return images, masks, out_boxes
 
     def __call__(
@@ -120,26 +130,25 @@ class StarkProcessing:
         boxes = [np.asarray(b, dtype=np.float64) for b in list(template_boxes) + list(search_boxes)]
         if not all(np.all(np.isfinite(b)) for b in boxes):
             return None
-        # joint transforms: one draw for the whole sample (the same frame object may appear twice)
-        if rng.random() < self.grayscale_prob:
-            frames = [to_grayscale(f) for f in frames]
+        # joint transforms: one draw for the whole sample; grayscale converts only the pixels the crops read
+        grayscale = rng.random() < self.grayscale_prob
         # the joint flip mirrors boxes here and frames inside the crop (only the cropped part is flipped)
         mirrored = rng.random() < 0.5
         if mirrored:
             boxes = [flip_box(box, frame.shape[1], self.official_flip) for frame, box in zip(frames, boxes)]
         n_t = len(template_frames)
-        templates = self._crops(frames[:n_t], boxes[:n_t], self.template, rng, mirrored)
+        templates = self._crops(frames[:n_t], boxes[:n_t], self.template, rng, mirrored, grayscale)
         if templates is None:
             return None
-        searches = self._crops(frames[n_t:], boxes[n_t:], self.search, rng, mirrored)
+        searches = self._crops(frames[n_t:], boxes[n_t:], self.search, rng, mirrored, grayscale)
         if searches is None:
             return None
-        # numpy stacking, then zero-copy tensors: torch's threaded copies are slow inside busy workers
+        # arrays filled in place, then zero-copy tensors: torch's threaded copies are slow inside busy workers
         return {
-            "template_images": torch.from_numpy(np.stack(templates[0])),
-            "template_masks": torch.from_numpy(np.stack(templates[1])),
-            "template_boxes": torch.from_numpy(np.stack(templates[2]).astype(np.float32)),
-            "search_images": torch.from_numpy(np.ascontiguousarray(searches[0][0])),
-            "search_masks": torch.from_numpy(np.ascontiguousarray(searches[1][0])),
+            "template_images": torch.from_numpy(templates[0]),
+            "template_masks": torch.from_numpy(templates[1]),
+            "template_boxes": torch.from_numpy(templates[2].astype(np.float32)),
+            "search_images": torch.from_numpy(searches[0][0]),
+            "search_masks": torch.from_numpy(searches[1][0]),
             "search_boxes": torch.from_numpy(searches[2][0].astype(np.float32)),
         }

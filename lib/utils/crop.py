@@ -9,8 +9,9 @@ resize, and a mask that is True wherever padding bleeds into a resized pixel.
 
 from __future__ import annotations
 
+import functools
 import math
-from typing import Sequence
+from typing import Callable, Optional, Sequence
 
 import cv2
 import numpy as np
@@ -32,8 +33,51 @@ def crop_size(box_xywh: Sequence[float], factor: float) -> int:
     return side
 
 
+@functools.lru_cache(maxsize=2048)
+def _resize_taps(src: int, dst: int) -> np.ndarray:
+    """Sorted indices along one axis that ``cv2.resize`` (INTER_LINEAR, ``src -> dst``) reads (read-only).
+
+    Output ``i`` reads ``floor(x)`` and ``floor(x) + 1`` with ``x = (i + 0.5) * src / dst - 0.5`` (clamped);
+    where ``x`` lies within 1e-3 of an integer both neighbours are added, so float rounding in OpenCV's
+    own computation of ``x`` cannot make it read an index missing here. When at least half of the span
+    from the first to the last index is read, the whole span is returned: filling it through slices
+    costs less than numpy's row gathers.
+    """
+    x = (np.arange(dst) + 0.5) * (src / dst) - 0.5
+    base = np.floor(x).astype(np.int64)
+    near = base[np.abs(x - np.round(x)) < 1e-3]
+    used = np.zeros(src, dtype=bool)
+    used[np.clip(np.concatenate([base, base + 1, near - 1, near + 2]), 0, src - 1)] = True
+    taps = np.flatnonzero(used)
+    if 2 * len(taps) > taps[-1] - taps[0] + 1:
+        taps = np.arange(taps[0], taps[-1] + 1)
+    taps.setflags(write=False)
+    return taps
+
+
+def _as_slice(index: np.ndarray):
+    """``index`` (sorted, unique) as a slice when it is one contiguous run (numpy copies slices fastest)."""
+    if len(index) == 0:
+        return slice(0, 0)
+    return slice(int(index[0]), int(index[-1]) + 1) if index[-1] - index[0] + 1 == len(index) else index
+
+
+def _padding_reach(src: int, dst: int, lo: int, hi: int) -> np.ndarray:
+    """(dst,) bool: outputs of a ``src -> dst`` linear resize that a position outside ``[lo, hi)`` feeds."""
+    # two rows: OpenCV resizes a single row differently (it then drops weights of ~1e-15 that the
+    # full-size mask keeps); from two rows on, each row equals a row of the full (src, src) resize
+    padding = np.ones((2, src), dtype=np.float32)
+    padding[:, max(lo, 0) : max(hi, lo, 0)] = 0.0
+    return cv2.resize(padding, (dst, 2), interpolation=cv2.INTER_LINEAR)[0] != 0
+
+
 def sample_target(
-    image: np.ndarray, box_xywh: Sequence[float], factor: float, output_size: int, mirrored: bool = False
+    image: np.ndarray,
+    box_xywh: Sequence[float],
+    factor: float,
+    output_size: int,
+    mirrored: bool = False,
+    pixel_map: Optional[Callable[[np.ndarray], np.ndarray]] = None,
 ) -> tuple[np.ndarray, float, np.ndarray]:
     """Crop a square of ``factor`` times the box's sqrt(area) centred on the box, resized to ``output_size``.
 
@@ -44,11 +88,18 @@ def sample_target(
         output_size: side S of the returned square patch.
         mirrored: crop from the left-right mirror of ``image`` (``box_xywh`` in mirrored coordinates) without
             building the mirrored frame; identical to ``sample_target(cv2.flip(image, 1), ...)``.
+        pixel_map: a per-pixel transform of (N, M, 3) uint8 pixels (e.g. grayscale), applied only to the
+            pixels the crop reads; identical to ``sample_target(pixel_map(image), ...)`` when it maps black to black.
 
     Returns:
         patch: (S, S, 3) uint8, zeros where the crop leaves the image.
         resize_factor: ``S / crop_side`` (output pixels per image pixel).
         mask: (S, S) bool, True on every output pixel that padding contributes to.
+
+    The result is the bilinear resize of the zero-padded ``side x side`` crop, but a padded or mirrored crop
+    (often several times the output's side) is never built whole: only the rows the resize reads are
+    filled, and the mask comes from two 1-D resizes (padding reaches an output pixel through its row or its
+    column), so the cost follows the output size rather than the crop's area.
     """
     x, y, w, h = (float(v) for v in box_xywh[:4])
     side = crop_size(box_xywh, factor)
@@ -61,29 +112,45 @@ def sample_target(
     x2_pad, y2_pad = max(x2 - im_w + 1, 0), max(y2 - im_h + 1, 0)
     src_x1, src_x2 = x1 + x1_pad, x2 - x2_pad
     src_y1, src_y2 = y1 + y1_pad, y2 - y2_pad
-
+    if mirrored:
+        src_x1, src_x2 = im_w - src_x2, im_w - src_x1
+    inner_w, inner_h = max(src_x2 - src_x1, 0), max(src_y2 - src_y1, 0)
+    if not inner_w or not inner_h:
+        inner_w = inner_h = 0  # the crop lies entirely outside the image: all padding
     padded = bool(x1_pad or x2_pad or y1_pad or y2_pad)
-    mask_full = np.ones((side, side), dtype=np.float32) if padded else None
-    if src_x2 > src_x1 and src_y2 > src_y1:
-        if mirrored:
-            inner = cv2.flip(image[src_y1:src_y2, im_w - src_x2 : im_w - src_x1], 1)
-        else:
-            inner = image[src_y1:src_y2, src_x1:src_x2]
-        if padded:
-            canvas = np.zeros((side, side) + image.shape[2:], dtype=image.dtype)
-            canvas[y1_pad : y1_pad + inner.shape[0], x1_pad : x1_pad + inner.shape[1]] = inner
-            mask_full[y1_pad : y1_pad + inner.shape[0], x1_pad : x1_pad + inner.shape[1]] = 0.0
-        else:
-            canvas = inner
-    else:
-        # the crop lies entirely outside the image: all padding
-        canvas = np.zeros((side, side) + image.shape[2:], dtype=image.dtype)
-
     resize_factor = output_size / side
-    patch = cv2.resize(canvas, (output_size, output_size), interpolation=cv2.INTER_LINEAR)
-    if mask_full is None:  # no padding anywhere: the resized mask is all False, skip the full-size resize
-        return patch, resize_factor, np.zeros((output_size, output_size), dtype=bool)
-    mask = cv2.resize(mask_full, (output_size, output_size), interpolation=cv2.INTER_LINEAR) != 0
+    size = (output_size, output_size)
+
+    if not padded and not mirrored and pixel_map is None:
+        patch = cv2.resize(image[src_y1:src_y2, src_x1:src_x2], size, interpolation=cv2.INTER_LINEAR)
+        return patch, resize_factor, np.zeros(size, dtype=bool)
+    # rows the resize never reads stay uninitialised: their values cannot reach the output
+    canvas = np.empty((side, side) + image.shape[2:], dtype=image.dtype)
+    rows = _resize_taps(side, output_size)
+    top, bottom = rows[rows < y1_pad], rows[rows >= y1_pad + inner_h]
+    canvas[_as_slice(top)] = 0
+    canvas[_as_slice(bottom)] = 0
+    rows = _as_slice(rows[(rows >= y1_pad) & (rows < y1_pad + inner_h)])
+    if not isinstance(rows, slice) or rows.stop > rows.start:
+        source_rows = rows - y1_pad + src_y1 if not isinstance(rows, slice) else slice(
+            rows.start - y1_pad + src_y1, rows.stop - y1_pad + src_y1
+        )
+        strip = image[source_rows, src_x1:src_x2]
+        if pixel_map is not None:
+            strip = pixel_map(strip)
+        canvas[rows, :x1_pad] = 0
+        canvas[rows, x1_pad + inner_w :] = 0
+        if mirrored and isinstance(rows, slice):
+            cv2.flip(strip, 1, dst=canvas[rows, x1_pad : x1_pad + inner_w])
+        else:
+            canvas[rows, x1_pad : x1_pad + inner_w] = cv2.flip(strip, 1) if mirrored else strip
+    patch = cv2.resize(canvas, size, interpolation=cv2.INTER_LINEAR)
+    if not padded:
+        return patch, resize_factor, np.zeros(size, dtype=bool)
+    mask = (
+        _padding_reach(side, output_size, y1_pad, y1_pad + inner_h)[:, None]
+        | _padding_reach(side, output_size, x1_pad, x1_pad + inner_w)[None, :]
+    )
     return patch, resize_factor, mask
 
 
