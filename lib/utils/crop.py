@@ -17,6 +17,13 @@ import cv2
 import numpy as np
 import torch
 
+# Output sides for which OpenCV's bilinear resize of uint8 images commutes with a left-right flip, checked
+# for every source side up to MIRROR_EXACT_MAX_SIDE (tests/data/test_crop.py re-checks the installed
+# OpenCV): the coefficients of mirrored output columns are then mirrored exactly. Most other sides differ
+# by one grey level here and there, so their mirrored crops flip the source pixels instead.
+MIRROR_EXACT_SIZES = frozenset({64, 128, 320})
+MIRROR_EXACT_MAX_SIDE = 8192
+
 
 class CropError(ValueError):
     """A box too small (or degenerate) to define a crop."""
@@ -120,10 +127,15 @@ def sample_target(
     padded = bool(x1_pad or x2_pad or y1_pad or y2_pad)
     resize_factor = output_size / side
     size = (output_size, output_size)
+    # a mirrored crop is the mirror of the resized crop of ``image`` (its left padding is the mirrored
+    # crop's right padding) where the resize commutes with mirroring; elsewhere the source rows are mirrored
+    flip_patch = mirrored and output_size in MIRROR_EXACT_SIZES and side <= MIRROR_EXACT_MAX_SIDE
+    flip_rows = mirrored and not flip_patch
+    left = side - x1_pad - inner_w if flip_patch else x1_pad
 
-    if not padded and not mirrored and pixel_map is None:
+    if not padded and not flip_rows and pixel_map is None:
         patch = cv2.resize(image[src_y1:src_y2, src_x1:src_x2], size, interpolation=cv2.INTER_LINEAR)
-        return patch, resize_factor, np.zeros(size, dtype=bool)
+        return (cv2.flip(patch, 1) if flip_patch else patch), resize_factor, np.zeros(size, dtype=bool)
     # rows the resize never reads stay uninitialised: their values cannot reach the output
     canvas = np.empty((side, side) + image.shape[2:], dtype=image.dtype)
     rows = _resize_taps(side, output_size)
@@ -138,13 +150,15 @@ def sample_target(
         strip = image[source_rows, src_x1:src_x2]
         if pixel_map is not None:
             strip = pixel_map(strip)
-        canvas[rows, :x1_pad] = 0
-        canvas[rows, x1_pad + inner_w :] = 0
-        if mirrored and isinstance(rows, slice):
-            cv2.flip(strip, 1, dst=canvas[rows, x1_pad : x1_pad + inner_w])
+        canvas[rows, :left] = 0
+        canvas[rows, left + inner_w :] = 0
+        if flip_rows and isinstance(rows, slice):
+            cv2.flip(strip, 1, dst=canvas[rows, left : left + inner_w])
         else:
-            canvas[rows, x1_pad : x1_pad + inner_w] = cv2.flip(strip, 1) if mirrored else strip
+            canvas[rows, left : left + inner_w] = cv2.flip(strip, 1) if flip_rows else strip
     patch = cv2.resize(canvas, size, interpolation=cv2.INTER_LINEAR)
+    if flip_patch:
+        patch = cv2.flip(patch, 1)
     if not padded:
         return patch, resize_factor, np.zeros(size, dtype=bool)
     mask = (

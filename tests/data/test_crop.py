@@ -104,3 +104,75 @@ def test_mirrored_crop_equals_crop_of_flipped_image():
             np.testing.assert_array_equal(actual[0], expected[0])
             np.testing.assert_array_equal(actual[2], expected[2])
             assert actual[1] == expected[1]
+
+
+def _reference_crop(image, box, factor, size):
+    """The crop as first written: the whole zero-padded square built, resized, and a full-size mask resized."""
+    import cv2
+
+    x, y, w, h = (float(v) for v in box)
+    side = crop_size(box, factor)
+    x1, y1 = int(round(x + 0.5 * w - side * 0.5)), int(round(y + 0.5 * h - side * 0.5))
+    im_h, im_w = image.shape[:2]
+    x1_pad, y1_pad = max(0, -x1), max(0, -y1)
+    x2_pad, y2_pad = max(x1 + side - im_w + 1, 0), max(y1 + side - im_h + 1, 0)
+    canvas = np.zeros((side, side, 3), dtype=np.uint8)
+    padding = np.ones((side, side), dtype=np.float32)
+    top, bottom, left, right = y1 + y1_pad, y1 + side - y2_pad, x1 + x1_pad, x1 + side - x2_pad
+    if bottom > top and right > left:
+        inner = image[top:bottom, left:right]
+        canvas[y1_pad : y1_pad + inner.shape[0], x1_pad : x1_pad + inner.shape[1]] = inner
+        padding[y1_pad : y1_pad + inner.shape[0], x1_pad : x1_pad + inner.shape[1]] = 0
+    patch = cv2.resize(canvas, (size, size), interpolation=cv2.INTER_LINEAR)
+    return patch, size / side, cv2.resize(padding, (size, size), interpolation=cv2.INTER_LINEAR) != 0
+
+
+def test_crop_equals_the_full_canvas_reference_bit_for_bit():
+    import cv2
+
+    from lib.data.transforms import to_grayscale
+
+    rng = np.random.default_rng(3)
+    for case in range(400):
+        height, width = int(rng.integers(8, 200)), int(rng.integers(8, 200))
+        image = rng.integers(1, 256, size=(height, width, 3), dtype=np.uint8)
+        w, h = rng.uniform(0.5, width), rng.uniform(0.5, height)
+        box = [rng.uniform(-2 * w, width + w), rng.uniform(-2 * h, height + h), w, h]
+        factor = float(rng.choice([2.0, 5.0, rng.uniform(0.3, 8.0)]))
+        size = int(rng.choice([64, 128, 320, int(rng.integers(1, 150))]))
+        if case % 5 == 0:
+            size = max(1, crop_size(box, factor) // 2)  # exactly half: OpenCV's area shortcut
+        mirrored, gray = bool(case % 2), case % 7 == 0
+        source = cv2.flip(image, 1) if mirrored else image
+        expected = _reference_crop(to_grayscale(source) if gray else source, box, factor, size)
+        actual = sample_target(image, box, factor, size, mirrored=mirrored, pixel_map=to_grayscale if gray else None)
+        np.testing.assert_array_equal(actual[0], expected[0], err_msg=f"case {case}")
+        np.testing.assert_array_equal(actual[2], expected[2], err_msg=f"case {case}")
+        assert actual[1] == expected[1]
+
+
+def test_rows_outside_the_resize_taps_never_reach_the_output():
+    import cv2
+
+    from lib.utils.crop import _resize_taps
+
+    for dst in (1, 3, 7, 64, 128, 320):
+        for src in range(1, 700):
+            probe = np.full((src, 2, 3), 255, dtype=np.uint8)
+            probe[_resize_taps(src, dst)] = 0
+            assert not cv2.resize(probe, (2, dst), interpolation=cv2.INTER_LINEAR).any(), (src, dst)
+
+
+def test_resize_commutes_with_mirroring_at_the_sizes_that_rely_on_it():
+    import cv2
+
+    from lib.utils.crop import MIRROR_EXACT_MAX_SIDE, MIRROR_EXACT_SIZES
+
+    rng = np.random.default_rng(0)
+    for size in sorted(MIRROR_EXACT_SIZES):
+        for side in range(1, MIRROR_EXACT_MAX_SIDE + 1):
+            rows = rng.integers(0, 256, size=(6, side, 3), dtype=np.uint8)
+            mirrored_first = cv2.resize(cv2.flip(rows, 1), (size, 6), interpolation=cv2.INTER_LINEAR)
+            np.testing.assert_array_equal(
+                mirrored_first, cv2.flip(cv2.resize(rows, (size, 6), interpolation=cv2.INTER_LINEAR), 1), err_msg=f"{size} {side}"
+            )
