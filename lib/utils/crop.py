@@ -144,8 +144,10 @@ def sample_target(
     canvas[_as_slice(bottom)] = 0
     rows = _as_slice(rows[(rows >= y1_pad) & (rows < y1_pad + inner_h)])
     if not isinstance(rows, slice) or rows.stop > rows.start:
-        source_rows = rows - y1_pad + src_y1 if not isinstance(rows, slice) else slice(
-            rows.start - y1_pad + src_y1, rows.stop - y1_pad + src_y1
+        source_rows = (
+            rows - y1_pad + src_y1
+            if not isinstance(rows, slice)
+            else slice(rows.start - y1_pad + src_y1, rows.stop - y1_pad + src_y1)
         )
         strip = image[source_rows, src_x1:src_x2]
         if pixel_map is not None:

@@ -174,5 +174,7 @@ def test_resize_commutes_with_mirroring_at_the_sizes_that_rely_on_it():
             rows = rng.integers(0, 256, size=(6, side, 3), dtype=np.uint8)
             mirrored_first = cv2.resize(cv2.flip(rows, 1), (size, 6), interpolation=cv2.INTER_LINEAR)
             np.testing.assert_array_equal(
-                mirrored_first, cv2.flip(cv2.resize(rows, (size, 6), interpolation=cv2.INTER_LINEAR), 1), err_msg=f"{size} {side}"
+                mirrored_first,
+                cv2.flip(cv2.resize(rows, (size, 6), interpolation=cv2.INTER_LINEAR), 1),
+                err_msg=f"{size} {side}",
             )
