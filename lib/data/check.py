@@ -23,7 +23,7 @@ from lib.config.schema import Config
 from lib.data.datasets.base import TrackingDataset
 from lib.data.errors import DatasetError, FrameReadError
 from lib.data.loader import crop_spec
-from lib.data.processing import StarkProcessing
+from lib.data.processing import StarkProcessing, normalize_images
 from lib.data.registry import build_dataset, canonical_name
 from lib.data.sampler import SamplerOptions, TrackingSampleDataset
 from lib.utils.io import atomic_write_bytes
@@ -160,7 +160,7 @@ def sample_grid(datasets: list[TrackingDataset], cfg: Config, samples: int = 8, 
     size = data.search.size
     rows = []
     for index in range(samples):
-        sample = sampler[(0, index)]
+        sample = normalize_images(sampler[(0, index)])
         tiles = []
         for t in range(sample["template_images"].shape[0]):
             tile = _draw(_denormalise(sample["template_images"][t], data.mean, data.std),

@@ -146,7 +146,8 @@ def build_data_loader(
 ) -> TrackingDataLoader:
     """Batch-first loader of ``split``; ``sample_per_epoch // (batch_size * world_size)`` batches per epoch.
 
-    Batches: ``template_images`` (B,T,3,Ht,Wt), ``template_masks`` (B,T,Ht,Wt) bool, ``template_boxes`` (B,T,4),
+    Batches (after :func:`lib.data.processing.normalize_images`, which turns the workers' uint8
+    ``*_pixels`` + ``*_lut`` into the float images): ``template_images`` (B,T,3,Ht,Wt), ``template_masks`` (B,T,Ht,Wt) bool, ``template_boxes`` (B,T,4),
     ``search_images`` (B,3,Hs,Ws), ``search_masks`` (B,Hs,Ws) bool, ``search_boxes`` (B,4) normalised
     ``x,y,w,h``, and ``label`` (B,) float when the objective needs presence labels.
     """

@@ -5,7 +5,9 @@
 3. crop around the jittered box with :func:`lib.utils.crop.sample_target` (factor 2 / 5, size 128 / 320);
    GT in the crop via :func:`lib.utils.crop.box_in_crop`, normalised by the crop size;
 4. training only, per crop: brightness ``U(1 - b, 1 + b)`` (x/255, clamp [0, 1]), horizontal flip of the
-   crop (p 0.5, ``x -> 1 - x - w``), then normalisation; validation: normalisation only;
+   crop (p 0.5, ``x -> 1 - x - w``), then normalisation; validation: normalisation only. Samples carry
+   the uint8 crops and each crop's 256-entry table of those values; :func:`normalize_images` applies
+   them where the batch is used (on the GPU in training);
 5. the sample is invalid (``None``) if a crop size is < 1 px or a mask is all padding, at full size or
    nearest-downsampled to the feature grid (``size // 16``).
 """
@@ -72,12 +74,13 @@ class StarkProcessing:
         self.official_flip = official_flip  # the joint flip maps x -> W - 1 - x - w (official parity)
         self._levels = np.arange(256, dtype=np.float64)[:, None] / 255.0
 
-    def _finish(self, patch: np.ndarray, mask: np.ndarray, box: np.ndarray, rng: np.random.Generator, out: np.ndarray):
-        """Per-crop transforms + normalisation of ``patch`` into ``out`` ((3,S,S) float32) -> (mask, box).
+    def _finish(self, patch, mask, box, rng: np.random.Generator, pixels: np.ndarray, lut: np.ndarray):
+        """Per-crop transforms: ``patch`` into ``pixels`` ((S,S,3) uint8), its lookup table into ``lut`` ((3,256)).
 
-        Brightness, clamp and normalisation are one 256-entry lookup table per crop and channel (cv2.LUT
-        straight into the planes of ``out``), the same values as computing them per pixel; the crop flip
-        acts on the uint8 patch, which equals flipping the normalised crop since the table is per pixel.
+        Brightness, clamp and normalisation of a crop are one 256-entry table per channel, applied by
+        :func:`normalize_images` (on the training device) with the same values as computing them per
+        pixel; the crop flip acts on the uint8 patch, which equals flipping the normalised crop since the
+        table is per pixel. Returns (mask, box) after the flip.
         """
         values = self._levels
         if self.training:
@@ -86,17 +89,18 @@ class StarkProcessing:
             flip = rng.random() < 0.5
         else:
             flip = False
-        tables = ((values - self.mean) / self.std).astype(np.float32).T.copy()  # (3, 256)
+        lut[...] = ((values - self.mean) / self.std).T
         if flip:
-            patch, mask, box = cv2.flip(patch, 1), mask[:, ::-1], flip_normalized_box(box)
-        for plane, table, target in zip(cv2.split(patch), tables, out):
-            cv2.LUT(plane, table, dst=target)
+            cv2.flip(patch, 1, dst=pixels)
+            return mask[:, ::-1], flip_normalized_box(box)
+        pixels[...] = patch
         return mask, box
 
     def _crops(self, frames, boxes, spec: CropSpec, rng: np.random.Generator, mirrored: bool, grayscale: bool):
-        """(images (N,3,S,S) float32, masks (N,S,S) bool, boxes (N,4) float64) of the frames, or None."""
+        """(pixels (N,S,S,3) uint8, luts (N,3,256) float32, masks (N,S,S) bool, boxes (N,4) float64) or None."""
         size = spec.size
-        images = np.empty((len(frames), 3, size, size), dtype=np.float32)
+        pixels = np.empty((len(frames), size, size, 3), dtype=np.uint8)
+        luts = np.empty((len(frames), 3, 256), dtype=np.float32)
         masks = np.empty((len(frames), size, size), dtype=bool)
         out_boxes = np.empty((len(frames), 4), dtype=np.float64)
         for i, (frame, box) in enumerate(zip(frames, boxes)):
@@ -110,8 +114,8 @@ class StarkProcessing:
             if mask.all() or _downsampled_all_padding(mask, self.feature_stride):
                 return None
             crop_box = box_in_crop(box, jittered, factor, size, normalize=True)
-            masks[i], out_boxes[i] = self._finish(patch, mask, crop_box, rng, images[i])
-        return images, masks, out_boxes
+            masks[i], out_boxes[i] = self._finish(patch, mask, crop_box, rng, pixels[i], luts[i])
+        return pixels, luts, masks, out_boxes
 
     def __call__(
         self,
@@ -123,8 +127,10 @@ class StarkProcessing:
     ) -> Optional[dict[str, torch.Tensor]]:
         """Frames (H, W, 3) uint8 RGB and boxes (4,) ``x,y,w,h`` -> batch-element dict, or None if invalid.
 
-        Returns ``template_images`` (T,3,Ht,Wt), ``template_masks`` (T,Ht,Wt) bool, ``template_boxes`` (T,4),
-        ``search_images`` (3,Hs,Ws), ``search_masks`` (Hs,Ws) bool, ``search_boxes`` (4,) normalised ``x,y,w,h``.
+        Returns ``template_pixels`` (T,Ht,Wt,3) uint8 and ``template_lut`` (T,3,256) float32 (which
+        :func:`normalize_images` turns into ``template_images`` (T,3,Ht,Wt)), ``template_masks`` (T,Ht,Wt) bool,
+        ``template_boxes`` (T,4), ``search_pixels`` (Hs,Ws,3) + ``search_lut`` (3,256), ``search_masks``
+        (Hs,Ws) bool, ``search_boxes`` (4,) normalised ``x,y,w,h``.
         """
         frames = list(template_frames) + list(search_frames)
         boxes = [np.asarray(b, dtype=np.float64) for b in list(template_boxes) + list(search_boxes)]
@@ -145,10 +151,32 @@ class StarkProcessing:
             return None
         # arrays filled in place, then zero-copy tensors: torch's threaded copies are slow inside busy workers
         return {
-            "template_images": torch.from_numpy(templates[0]),
-            "template_masks": torch.from_numpy(templates[1]),
-            "template_boxes": torch.from_numpy(templates[2].astype(np.float32)),
-            "search_images": torch.from_numpy(searches[0][0]),
-            "search_masks": torch.from_numpy(searches[1][0]),
-            "search_boxes": torch.from_numpy(searches[2][0].astype(np.float32)),
+            "template_pixels": torch.from_numpy(templates[0]),
+            "template_lut": torch.from_numpy(templates[1]),
+            "template_masks": torch.from_numpy(templates[2]),
+            "template_boxes": torch.from_numpy(templates[3].astype(np.float32)),
+            "search_pixels": torch.from_numpy(searches[0][0]),
+            "search_lut": torch.from_numpy(searches[1][0]),
+            "search_masks": torch.from_numpy(searches[2][0]),
+            "search_boxes": torch.from_numpy(searches[3][0].astype(np.float32)),
         }
+
+
+def normalize_images(batch: dict) -> dict:
+    """A sample or batch with ``{template,search}_images`` (..., 3, H, W) float32 in place of the uint8 crops.
+
+    Every consumer of processed samples (trainer, validation, score-head accuracy, the sample grid) calls
+    this, on the device the batch is on: each pixel of ``*_pixels`` (..., H, W, 3) becomes its crop's
+    ``*_lut`` (..., 3, 256) entry, exactly the float32 values the per-pixel arithmetic gives, while the
+    workers hand over a quarter of the bytes. A batch already holding float images (no ``*_pixels``)
+    is returned as it is.
+    """
+    if "search_pixels" not in batch:
+        return batch
+    out = {k: v for k, v in batch.items() if not k.endswith(("_pixels", "_lut"))}
+    for prefix in ("template", "search"):
+        pixels, lut = batch[f"{prefix}_pixels"], batch[f"{prefix}_lut"]
+        lead, (height, width) = pixels.shape[:-3], pixels.shape[-3:-1]
+        index = pixels.movedim(-1, -3).reshape(*lead, 3, height * width).long()
+        out[f"{prefix}_images"] = torch.gather(lut, -1, index).view(*lead, 3, height, width)
+    return out

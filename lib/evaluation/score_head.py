@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import torch
 
+from lib.data.processing import normalize_images
+
 
 @dataclass
 class ScoreHeadAccuracy:
@@ -38,6 +40,7 @@ def score_head_accuracy(model: torch.nn.Module, loader, threshold: float = 0.5) 
     correct = {0: 0, 1: 0}
     total = {0: 0, 1: 0}
     for batch in loader:
+        batch = normalize_images(batch)
         out = model(
             batch["template_images"],
             batch["template_masks"],

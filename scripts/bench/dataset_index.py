@@ -9,7 +9,8 @@ sampler of ``stark_st1 baseline`` (LASOT, GOT10K_vottrain, COCO17, TRACKINGNET) 
     cold    no index cache: parse everything (process pool), write the cache
     cached  the cache exists: map it
 and prints the wall time of the build, the resident memory after it (and above the process after its
-imports), the peak, and for 4 forked workers that each make 100k draws (dataset, sequence, frame ids,
+imports), its anonymous part (RssAnon: the process's own memory; the rest of RSS is file-backed pages,
+~500-700 MB of torch's shared libraries plus the mapped index, shared by every rank), the peak, and for 4 forked workers that each make 100k draws (dataset, sequence, frame ids,
 frame keys, boxes; no image reads) their private memory before and after: Private_Dirty is what a worker
 copied from its parent; Private_Clean is index-file pages only it has touched (page cache, not copied).
 
@@ -122,10 +123,12 @@ def _smaps() -> dict[str, int]:
     return out
 
 
-def _peak() -> int:
-    """VmHWM (ru_maxrss would include the parent's peak: Linux keeps it across exec)."""
+def _status(field: str) -> int:
+    """A ``/proc/self/status`` field in bytes: ``VmHWM`` is the peak (ru_maxrss would include the parent's
+    peak: Linux keeps it across exec), ``RssAnon`` the anonymous pages, private to this process, unlike
+    RSS's file-backed pages (torch's shared libraries, the mapped index) that every rank shares."""
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) * 1024
     return 0
 
@@ -155,7 +158,7 @@ def phase(roots: Path, draws: int, workers: int) -> dict:
         data_dir=str(roots), save_dir=str(roots / "out"), index_cache_dir=str(roots / "index_cache")
     )
     cfg = load_config("stark_st1", "baseline")
-    before = _smaps()["Rss"]
+    before, anon_before = _smaps()["Rss"], _status("RssAnon")
     start, cpu_start = time.perf_counter(), os.times()
     sampler = build_sampler(cfg, settings, "train")
     seconds, cpu_end = time.perf_counter() - start, os.times()
@@ -167,7 +170,9 @@ def phase(roots: Path, draws: int, workers: int) -> dict:
         "cpu": cpu,
         "rss": after,
         "rss_above_imports": after - before,
-        "peak": _peak(),
+        "anon": _status("RssAnon"),
+        "anon_above_imports": _status("RssAnon") - anon_before,
+        "peak": _status("VmHWM"),
         "origins": [ds.index_origin.split(" at /")[0].split(" /")[0] for ds in sampler.datasets],
         "frames": [int(ds.num_frames) for ds in sampler.datasets],
         "sequences": [len(ds) for ds in sampler.datasets],
@@ -207,8 +212,9 @@ def _mb(n: float) -> str:
 
 def _report(label: str, r: dict) -> None:
     print(
-        f"{label:7s} build {r['seconds']:6.1f} s wall, {r['cpu']:6.1f} s CPU | resident {_mb(r['rss'])} ({_mb(r['rss_above_imports'])} above imports) | "
-        f"peak {_mb(r['peak'])} | {', '.join(r['origins'])}"
+        f"{label:7s} build {r['seconds']:6.1f} s wall, {r['cpu']:6.1f} s CPU | resident {_mb(r['rss'])} "
+        f"({_mb(r['rss_above_imports'])} above imports), anonymous {_mb(r['anon'])} ({_mb(r['anon_above_imports'])} "
+        f"above imports) | peak {_mb(r['peak'])} | {', '.join(r['origins'])}"
     )
     for w, stats in enumerate(r["workers"]):
         start, end = stats["start"], stats["end"]

@@ -145,6 +145,9 @@ def _sequence_record(name, frames, boxes, visible, flag_visible=None, cover=None
 
 
 def _sample_record(sample: dict) -> dict:
+    from lib.data.processing import normalize_images
+
+    sample = normalize_images(sample)
     meta = sample["meta"]
     return {
         "dataset": meta["dataset"],

@@ -7,6 +7,18 @@ import torch
 from lib.utils.crop import CropError, box_in_crop, crop_size, normalize_patch, sample_target
 
 
+@pytest.fixture(autouse=True)
+def _single_threaded_opencv():
+    """Large resizes here would start OpenCV's thread pool in the test process, and a DataLoader worker
+    forked from it later deadlocks in cv2.setNumThreads; one thread keeps the pool from starting."""
+    import cv2
+
+    threads = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    yield
+    cv2.setNumThreads(threads)
+
+
 def _ramp_image(h=80, w=100):
     rng = np.random.default_rng(0)
     return rng.integers(1, 256, size=(h, w, 3), dtype=np.uint8)  # no zeros, so padding is recognisable

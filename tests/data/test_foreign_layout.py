@@ -10,6 +10,7 @@ import yaml
 
 from lib.config import LocalSettings
 from lib.data.loader import build_data_loader
+from lib.data.processing import normalize_images
 from lib.data.registry import build_dataset, load_test_sequences
 
 from .conftest import tiny_config
@@ -58,7 +59,7 @@ def test_hand_made_got10k_is_read(tmp_path):
     assert ds.read_frame(1, 0)[40, 20].tolist() == [200, 200, 200]
     test = load_test_sequences("got10k_test", settings)
     assert len(test) == 1 and len(test[0]) == 5 and test[0].init_box == [10.0, 20.0, 30.0, 40.0]
-    batch = next(iter(build_data_loader(tiny_config(), settings, "train")))
+    batch = normalize_images(next(iter(build_data_loader(tiny_config(), settings, "train"))))
     assert batch["search_images"].shape == (4, 3, 128, 128)
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from lib.data.processing import CropSpec, StarkProcessing
+from lib.data.processing import CropSpec, StarkProcessing, normalize_images
 from lib.data.transforms import flip_box, flip_normalized_box, jitter_box
 
 MEAN, STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
@@ -36,7 +36,9 @@ def test_boxes_follow_the_target_through_flips(training):
     frame = _scene(box)
     bands_left = 0
     for seed in range(24):
-        out = processing([frame], [np.array(box, float)], [frame], [np.array(box, float)], np.random.default_rng(seed))
+        out = normalize_images(
+            processing([frame], [np.array(box, float)], [frame], [np.array(box, float)], np.random.default_rng(seed))
+        )
         assert out is not None
         for image, crop_box in [
             (out["template_images"][0], out["template_boxes"][0]),
@@ -61,7 +63,9 @@ def test_masks_are_true_exactly_where_the_crop_leaves_the_image():
     frame = _scene(box)
     flips = set()
     for seed in range(8):
-        out = processing([frame], [np.array(box, float)], [frame], [np.array(box, float)], np.random.default_rng(seed))
+        out = normalize_images(
+            processing([frame], [np.array(box, float)], [frame], [np.array(box, float)], np.random.default_rng(seed))
+        )
         mask = out["search_masks"].numpy()
         padded_cols = mask.all(axis=0)
         raw = (out["search_images"] * torch.tensor(STD).view(3, 1, 1) + torch.tensor(MEAN).view(3, 1, 1)) * 255
@@ -95,3 +99,34 @@ def test_jitter_statistics():
     bound = np.sqrt(samples[:, 2] * samples[:, 3]) * 4.5 / 2
     assert (np.abs(centres[:, 0] - 120) <= bound + 1e-9).all()
     assert abs(np.log(samples[:, 2] / 40).std() - 0.5) < 0.05
+
+
+def test_normalize_images_looks_up_each_pixel_in_its_crops_table():
+    rng = np.random.default_rng(0)
+    pixels = torch.from_numpy(rng.integers(0, 256, size=(2, 3, 5, 4, 3), dtype=np.uint8))  # (B, T, H, W, 3)
+    lut = torch.from_numpy(rng.standard_normal((2, 3, 3, 256)).astype(np.float32))
+    batch = {"template_pixels": pixels, "template_lut": lut, "search_pixels": pixels[:, 0], "search_lut": lut[:, 0]}
+    batch["search_boxes"] = torch.zeros(2, 4)
+    out = normalize_images(batch)
+    assert set(out) == {"template_images", "search_images", "search_boxes"}
+    assert out["template_images"].shape == (2, 3, 3, 5, 4) and out["template_images"].dtype == torch.float32
+    b, t, c, y, x = 1, 2, 1, 3, 2
+    assert out["template_images"][b, t, c, y, x] == lut[b, t, c, int(pixels[b, t, y, x, c])]
+    assert out["search_images"][0, 2, 4, 3] == lut[0, 0, 2, int(pixels[0, 0, 4, 3, 2])]
+    floats = {"search_images": torch.zeros(3, 8, 8)}
+    assert normalize_images(floats) is floats  # synthetic batches with float images pass unchanged
+
+
+def test_crops_normalise_to_the_per_pixel_arithmetic():
+    processing = StarkProcessing(CropSpec(64, 2.0, 0, 0), CropSpec(128, 4.0, 1.0, 0.2), MEAN, STD, brightness_jitter=0.3)
+    box = np.array([60.0, 40, 30, 24])
+    frame = np.random.default_rng(1).integers(0, 256, size=(120, 160, 3), dtype=np.uint8)
+    raw = processing([frame], [box], [frame], [box], np.random.default_rng(4))
+    out = normalize_images(raw)
+    # the table of a crop is (clip(v / 255 * factor, 0, 1) - mean) / std per channel, for one factor per crop
+    levels = np.arange(256) / 255.0
+    for pixels, lut, image in [(raw["search_pixels"], raw["search_lut"], out["search_images"])]:
+        factor = (lut[0, 100].item() * STD[0] + MEAN[0]) / levels[100]  # level 100 stays below the clamp
+        expected = ((np.clip(levels[:, None] * factor, 0, 1) - MEAN) / STD).astype(np.float32).T
+        np.testing.assert_allclose(lut.numpy(), expected, atol=2e-6)
+        np.testing.assert_array_equal(image.numpy(), lut.numpy()[np.arange(3)[:, None, None], pixels.permute(2, 0, 1).long()])

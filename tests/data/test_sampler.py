@@ -7,7 +7,7 @@ import torch
 from lib.data.datasets.base import SequenceData, TrackingDataset
 from lib.data.errors import DatasetError, SamplingError
 from lib.data.loader import EpochIndexSampler, build_data_loader, build_sampler
-from lib.data.processing import CropSpec, StarkProcessing
+from lib.data.processing import CropSpec, StarkProcessing, normalize_images
 from lib.data.sampler import SamplerOptions, TrackingSampleDataset, sample_visible_ids
 
 from .conftest import tiny_config
@@ -141,12 +141,12 @@ def test_same_key_same_sample_and_epochs_differ():
     ds = ArrayDataset([np.ones(40, dtype=bool)] * 4)
     a, b = _sampler([ds]), _sampler([ds])
     for key in [(0, 3), (2, 17)]:
-        x, y = a[key], b[key]
+        x, y = normalize_images(a[key]), normalize_images(b[key])
         for name in ("template_images", "search_images", "search_boxes", "search_masks"):
             assert torch.equal(x[name], y[name])
-    assert not torch.equal(a[(0, 3)]["search_images"], a[(1, 3)]["search_images"])
+    assert not torch.equal(a[(0, 3)]["search_pixels"], a[(1, 3)]["search_pixels"])
     a.set_epoch(2)
-    assert torch.equal(a[17]["search_images"], b[(2, 17)]["search_images"])
+    assert torch.equal(normalize_images(a[17])["search_images"], normalize_images(b[(2, 17)])["search_images"])
 
 
 def test_ranks_take_disjoint_indices_and_epoch_length():
@@ -161,18 +161,22 @@ def test_loader_batches_and_resume(settings):
     loader = build_data_loader(cfg, settings, "train", rank=0, world_size=1)
     assert len(loader) == 16 // 4
     loader.set_epoch(1)
-    first = next(iter(loader))
+    raw = next(iter(loader))
+    # workers hand over uint8 crops with one lookup table per crop; normalize_images makes the float images
+    assert raw["template_pixels"].shape == (4, 1, 64, 64, 3) and raw["template_pixels"].dtype == torch.uint8
+    assert raw["search_lut"].shape == (4, 3, 256) and "search_images" not in raw
+    first = normalize_images(raw)
     assert first["template_images"].shape == (4, 1, 3, 64, 64) and first["template_masks"].dtype == torch.bool
     assert first["search_images"].shape == (4, 3, 128, 128) and first["search_boxes"].shape == (4, 4)
     # a fresh loader (a resumed run) draws the same batch for the same epoch
     again = build_data_loader(cfg, settings, "train")
     again.set_epoch(1)
-    assert torch.equal(next(iter(again))["search_images"], first["search_images"])
+    assert torch.equal(normalize_images(next(iter(again)))["search_images"], first["search_images"])
     # two ranks draw different samples
     other = build_data_loader(cfg, settings, "train", rank=1, world_size=2)
     other.set_epoch(1)
     assert len(other) == 16 // 8
-    assert not torch.equal(next(iter(other))["search_images"], first["search_images"][:4])
+    assert not torch.equal(normalize_images(next(iter(other)))["search_images"], first["search_images"][:4])
 
 
 def test_stage2_loader_has_labels(settings):
@@ -180,7 +184,7 @@ def test_stage2_loader_has_labels(settings):
     cfg.data.template.number = 2
     cfg.model.score_head = True
     cfg.train.objective = "score"  # its samples carry presence labels
-    batch = next(iter(build_data_loader(cfg, settings, "train")))
+    batch = normalize_images(next(iter(build_data_loader(cfg, settings, "train"))))
     assert batch["template_images"].shape[1] == 2 and batch["label"].shape == (4,)
     assert set(batch["label"].tolist()) <= {0.0, 1.0}
 
@@ -221,15 +225,15 @@ def test_val_loader_and_worker_lmdb_cache_give_the_same_batches(data_root, setti
     cfg = tiny_config()
     val = build_data_loader(cfg, settings, "val")
     assert len(val) == 8 // 4
-    val_batch = next(iter(val))
+    val_batch = normalize_images(next(iter(val)))
     assert val_batch["search_images"].shape == (4, 3, 128, 128)
 
     build_lmdb(data_root / "got10k", tmp_path / "got10k_lmdb", "got10k", progress=False)
-    reference = next(iter(build_data_loader(cfg, settings, "train")))
+    reference = normalize_images(next(iter(build_data_loader(cfg, settings, "train"))))
     cfg.data.use_lmdb, cfg.data.cache_frames, cfg.train.num_worker = True, True, 1
     lmdb_settings = LocalSettings(data_dir=str(data_root), got10k_lmdb_dir=str(tmp_path / "got10k_lmdb"))
     loader = build_data_loader(cfg, lmdb_settings, "train")
     loader.set_epoch(0)
-    batch = next(iter(loader))
+    batch = normalize_images(next(iter(loader)))
     for key in ("template_images", "search_images", "search_boxes", "search_masks"):
         assert torch.equal(batch[key], reference[key])
