@@ -160,6 +160,11 @@ def build_data_loader(
             f"({batch} x {world_size} ranks)"
         )
     workers = cfg.train.num_worker
+    if workers > 0:
+        # a worker forked while this process's OpenCV thread pool is up can hang in its first OpenCV call
+        # (reproduced: 2 of 3 forks after a multi-threaded resize hung in _worker_init's setNumThreads);
+        # with one OpenCV thread here there is no pool for the fork to inherit
+        cv2.setNumThreads(1)
     # DataLoader draws the workers' base seed when an iterator is created, from the global torch RNG
     # unless given a generator; persistent workers create it once, in the first epoch this process
     # runs, so a resumed run would draw it at another point of the RNG stream and shift every later

@@ -1,5 +1,6 @@
 """Sampler invariants: gaps and ordering per mode, stage-2 negatives, determinism, disjoint ranks."""
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -177,6 +178,20 @@ def test_loader_batches_and_resume(settings):
     other.set_epoch(1)
     assert len(other) == 16 // 8
     assert not torch.equal(normalize_images(next(iter(other)))["search_images"], first["search_images"][:4])
+
+
+def test_a_loader_with_workers_leaves_no_opencv_thread_pool_to_fork(settings):
+    # a worker forked while OpenCV's pool is up hung in its first OpenCV call (2 of 3 forks, reproduced)
+    cfg = tiny_config()
+    cfg.train.num_worker = 1
+    previous = cv2.getNumThreads()
+    try:
+        cv2.setNumThreads(2)
+        cv2.resize(np.zeros((1080, 1920, 3), np.uint8), (640, 640))  # starts the pool
+        build_data_loader(cfg, settings, "train")
+        assert cv2.getNumThreads() == 1
+    finally:
+        cv2.setNumThreads(previous)
 
 
 def test_stage2_loader_has_labels(settings):
