@@ -83,7 +83,7 @@ def fold_frozen_batchnorm(model: nn.Module) -> nn.Module:
 
 
 def prepare_for_inference(
-    model: nn.Module, fold_bn: bool = True, channels_last: bool = True, fuse_relu: bool = False
+    model: nn.Module, fold_bn: bool = True, channels_last: bool = True, fuse_relu: bool = False, pack_linear: bool = False
 ) -> nn.Module:
     """Eval-mode inference copy: BN folded, conv weights channels-last, optionally conv + ReLU fused.
 
@@ -99,6 +99,8 @@ def prepare_for_inference(
     prepared = fold_frozen_batchnorm(model) if fold_bn else copy.deepcopy(model).eval()
     if fold_bn and fuse_relu:
         fuse_conv_relu(prepared)
+    if pack_linear:
+        pack_linears(prepared)
     if channels_last:
         prepared = prepared.to(memory_format=torch.channels_last)
     for param in prepared.parameters():
@@ -110,16 +112,46 @@ def prepare_for_inference(
 # conv + ReLU fusion (CPU, oneDNN post-ops)
 
 
+class _PackedWeights(nn.Module):
+    """Base of modules that keep their weight pre-packed for a CPU kernel, per input shape.
+
+    The packed weights live in a plain dict outside the state dict (opaque oneDNN/MKL tensors that can
+    be neither saved nor copied: copies and pickles start with an empty cache). Entries are tied to the
+    weight's storage and version counter, so an update (``load_state_dict``, ``.to()``) packs again; beyond
+    ``max_packed`` shapes the cache starts over, so memory stays bounded.
+    """
+
+    max_packed = 4  # a tracker sees two shapes (template, search), a batched run a few more
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._packed: dict = {}
+
+    def _packed_weight(self, weight: torch.Tensor, key, pack) -> torch.Tensor:
+        """``pack(weight, key)``, made on the first call with ``key``."""
+        full_key = (key, weight.data_ptr(), weight._version)
+        packed = self._packed.get(full_key)
+        if packed is None:
+            if len(self._packed) >= self.max_packed:
+                self._packed.clear()
+            packed = self._packed[full_key] = pack(weight.detach(), key)
+        return packed
+
+    def __getstate__(self) -> dict:
+        return {**super().__getstate__(), "_packed": {}}
+
+
 def _onednn_pointwise_available() -> bool:
     return torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_convolution_pointwise")
 
 
-class FusedConv(nn.Module):
+class FusedConv(_PackedWeights):
     """A (BN-folded) conv with an optional fused residual add and ReLU.
 
     On CPU float32 it runs one oneDNN convolution with post-ops (the ReLU and the residual add are
-    applied while the output is still in cache; same arithmetic as conv -> add -> ReLU). Elsewhere it
-    falls back to the plain sequence.
+    applied while the output is still in cache; same arithmetic as conv -> add -> ReLU) on a weight
+    reordered once per input shape into oneDNN's blocked layout (a plain-layout weight is reordered
+    again on every call). Elsewhere it falls back to the plain sequence.
     """
 
     def __init__(self, conv: nn.Conv2d, relu: bool) -> None:
@@ -131,11 +163,24 @@ class FusedConv(nn.Module):
     def _fast(self, x: torch.Tensor) -> bool:
         return x.device.type == "cpu" and x.dtype == torch.float32 and not torch.is_autocast_enabled("cpu")
 
+    def _weight(self, x: torch.Tensor) -> torch.Tensor:
+        weight = self.conv.weight
+        if torch.is_grad_enabled():  # a reordered weight carries no gradient
+            return weight
+        return self._packed_weight(weight, tuple(x.shape), self._reorder)
+
+    def _reorder(self, weight: torch.Tensor, input_size: tuple) -> torch.Tensor:
+        # oneDNN picks the blocked layout for the input shape (a layout made without it computes the same
+        # but made a strided 1x1 conv 3-9x slower)
+        padding, stride, dilation, groups = self._args
+        return torch.ops.mkldnn._reorder_convolution_weight(weight, padding, stride, dilation, groups, list(input_size))
+
     def forward(self, x: torch.Tensor, residual: torch.Tensor | None = None) -> torch.Tensor:
         """conv(x) [+ residual] [-> ReLU]."""
         padding, stride, dilation, groups = self._args
-        weight, bias = self.conv.weight, self.conv.bias
+        bias = self.conv.bias
         if self._fast(x):
+            weight = self._weight(x)
             if residual is None:
                 unary = "relu" if self.relu else "none"
                 return torch.ops.mkldnn._convolution_pointwise(
@@ -198,4 +243,44 @@ def fuse_conv_relu(model: nn.Module) -> nn.Module:
                 if isinstance(conv, nn.Conv2d) and isinstance(norm, nn.Identity) and isinstance(act, nn.ReLU):
                     setattr(module, first, FusedConv(conv, relu=True))
                     setattr(module, third, nn.Identity())
+    # the remaining convs (downsample branches, bottleneck, last corner-head convs) get the prepacked
+    # weight alone: 1x1 convs otherwise fall to aten's slow non-oneDNN path on channels-last inputs
+    for module in list(model.modules()):
+        if isinstance(module, FusedConv):
+            continue
+        for name, child in list(module.named_children()):
+            if type(child) is nn.Conv2d:
+                setattr(module, name, FusedConv(child, relu=False))
+    return model
+
+
+class PackedLinear(_PackedWeights):
+    """An ``nn.Linear`` whose CPU float32 inference runs MKL's GEMM on a weight packed once per row count
+    (``F.linear`` packs it again on every call); elsewhere the plain linear. Same arithmetic.
+
+    MKL packs for one row count (another row count would run the plain GEMM), so each row count seen
+    gets its own packed weight: the tracker has two (the memory tokens and the queries).
+    """
+
+    def __init__(self, linear: nn.Linear) -> None:
+        super().__init__()
+        self.linear = linear
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        weight, bias = self.linear.weight, self.linear.bias
+        if x.device.type != "cpu" or x.dtype != torch.float32 or torch.is_grad_enabled() or torch.is_autocast_enabled("cpu"):
+            return self.linear(x)
+        rows = x.numel() // x.shape[-1]
+        packed = self._packed_weight(weight, rows, torch.ops.mkl._mkl_reorder_linear_weight)
+        return torch.ops.mkl._mkl_linear(x, packed, weight, bias, rows)
+
+
+def pack_linears(model: nn.Module) -> nn.Module:
+    """In place: every ``nn.Linear`` becomes a :class:`PackedLinear` (when MKL packing is available)."""
+    if not (torch.backends.mkl.is_available() and hasattr(torch.ops.mkl, "_mkl_linear")):
+        return model
+    for module in list(model.modules()):
+        for name, child in list(module.named_children()):
+            if type(child) is nn.Linear:
+                setattr(module, name, PackedLinear(child))
     return model
