@@ -83,7 +83,11 @@ def fold_frozen_batchnorm(model: nn.Module) -> nn.Module:
 
 
 def prepare_for_inference(
-    model: nn.Module, fold_bn: bool = True, channels_last: bool = True, fuse_relu: bool = False, pack_linear: bool = False
+    model: nn.Module,
+    fold_bn: bool = True,
+    channels_last: bool = True,
+    fuse_relu: bool = False,
+    pack_linear: bool = False,
 ) -> nn.Module:
     """Eval-mode inference copy: BN folded, conv weights channels-last, optionally conv + ReLU fused.
 
@@ -110,6 +114,16 @@ def prepare_for_inference(
 
 # ----------------------------------------------------------------------------------------------
 # conv + ReLU fusion (CPU, oneDNN post-ops)
+
+
+def _packed_path(x: torch.Tensor) -> bool:
+    """Packed kernels serve CPU float32 inference: no autograd through them, no autocast."""
+    return (
+        x.device.type == "cpu"
+        and x.dtype == torch.float32
+        and not torch.is_grad_enabled()
+        and not torch.is_autocast_enabled("cpu")
+    )
 
 
 class _PackedWeights(nn.Module):
@@ -160,15 +174,6 @@ class FusedConv(_PackedWeights):
         self.relu = relu
         self._args = (list(conv.padding), list(conv.stride), list(conv.dilation), conv.groups)
 
-    def _fast(self, x: torch.Tensor) -> bool:
-        return x.device.type == "cpu" and x.dtype == torch.float32 and not torch.is_autocast_enabled("cpu")
-
-    def _weight(self, x: torch.Tensor) -> torch.Tensor:
-        weight = self.conv.weight
-        if torch.is_grad_enabled():  # a reordered weight carries no gradient
-            return weight
-        return self._packed_weight(weight, tuple(x.shape), self._reorder)
-
     def _reorder(self, weight: torch.Tensor, input_size: tuple) -> torch.Tensor:
         # oneDNN picks the blocked layout for the input shape (a layout made without it computes the same
         # but made a strided 1x1 conv 3-9x slower)
@@ -179,8 +184,8 @@ class FusedConv(_PackedWeights):
         """conv(x) [+ residual] [-> ReLU]."""
         padding, stride, dilation, groups = self._args
         bias = self.conv.bias
-        if self._fast(x):
-            weight = self._weight(x)
+        if _packed_path(x):
+            weight = self._packed_weight(self.conv.weight, tuple(x.shape), self._reorder)
             if residual is None:
                 unary = "relu" if self.relu else "none"
                 return torch.ops.mkldnn._convolution_pointwise(
@@ -268,7 +273,7 @@ class PackedLinear(_PackedWeights):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         weight, bias = self.linear.weight, self.linear.bias
-        if x.device.type != "cpu" or x.dtype != torch.float32 or torch.is_grad_enabled() or torch.is_autocast_enabled("cpu"):
+        if not _packed_path(x):
             return self.linear(x)
         rows = x.numel() // x.shape[-1]
         packed = self._packed_weight(weight, rows, torch.ops.mkl._mkl_reorder_linear_weight)

@@ -11,18 +11,19 @@ from lib.config import Config
 from lib.tracker.names import RunnerError
 
 
-def build_network(cfg: Config, checkpoint: str | Path, exact: bool = False) -> torch.nn.Module:
+def build_network(cfg: Config, checkpoint: str | Path, exact: bool = False, compile: bool = False) -> torch.nn.Module:
     """Build the network of ``cfg`` and load ``checkpoint`` (official ``.pth.tar`` or ours) strictly.
 
     By default the returned copy has its frozen batch norm folded into the convolutions, a channels-last
     layout, and its convolutions run as oneDNN kernels on pre-packed weights with the ReLU and residual
     add fused (boxes within 1e-5 of the exact network, faster on CPU; see
-    ``lib.models.inference.prepare_for_inference``); ``exact`` returns the unmodified network.
+    ``lib.models.inference.prepare_for_inference``); ``exact`` returns the unmodified network; ``compile``
+    keeps plain folded convs (``torch.compile`` packs and fuses them itself, and cannot trace the packed ones).
     """
     from lib.models.inference import prepare_for_inference
 
     model = build_exact_network(cfg, checkpoint)
-    return model if exact else prepare_for_inference(model, fuse_relu=True)
+    return model if exact else prepare_for_inference(model, fuse_relu=not compile)
 
 
 def build_exact_network(cfg: Config, checkpoint: str | Path) -> torch.nn.Module:
@@ -66,7 +67,7 @@ def build_backend(
     from lib.tracker.backends import TorchBackend
 
     if backend == "torch":
-        torch_backend = TorchBackend(build_network(cfg, checkpoint, exact), device, amp, compile)
+        torch_backend = TorchBackend(build_network(cfg, checkpoint, exact, compile), device, amp, compile)
         if compile:  # compile now, so that the first frame's time is a tracking time
             warm_up(torch_backend, cfg)
         return torch_backend

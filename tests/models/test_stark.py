@@ -72,7 +72,9 @@ def test_fold_batchnorm_keeps_outputs(tiny_cfg):
     # the inference copy also fuses conv + ReLU (+ residual) in every block, the stem and the head
     fused = [m for m in fast.modules() if isinstance(m, FusedConv)]
     assert sum(isinstance(m, FusedBottleneck) for m in fast.modules()) == 6  # resnet18 up to layer3
-    assert len(fused) == 1 + 6 * 2 + 2 * 4  # stem, two convs per block, four stages per corner tower
+    assert sum(m.relu for m in fused) == 1 + 6 * 2 + 2 * 4  # stem, two convs per block, four per corner tower
+    # and every other conv (downsample, bottleneck, last corner convs) runs on a packed weight too
+    assert len(fused) == sum(isinstance(m, torch.nn.Conv2d) for m in fast.modules()) == 21 + 2 + 1 + 2
     with torch.no_grad():
         ref = model(**inputs, run_cls_head=True)
         for copy in (folded, fast):

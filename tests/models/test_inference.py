@@ -1,0 +1,89 @@
+"""Inference kernels on pre-packed weights (oneDNN convs with fused ReLU/add, MKL linears): same outputs as the
+plain modules, packed once per input shape, repacked after a weight update, safe to copy and save."""
+
+from __future__ import annotations
+
+import copy
+import io
+
+import pytest
+import torch
+from torch import nn
+
+from lib.models.inference import FusedConv, PackedLinear
+
+pytestmark = pytest.mark.skipif(
+    not (torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_convolution_pointwise")),
+    reason="no oneDNN in this torch build",
+)
+
+
+def _conv(stride: int = 1, kernel: int = 3) -> nn.Conv2d:
+    torch.manual_seed(0)
+    return nn.Conv2d(8, 16, kernel, stride=stride, padding=kernel // 2).eval()
+
+
+def _plain(conv: nn.Conv2d, x, residual=None, relu=True):
+    y = conv(x)
+    if residual is not None:
+        y = y + residual
+    return torch.relu(y) if relu else y
+
+
+@pytest.mark.parametrize("stride,kernel,relu", [(1, 3, True), (2, 1, False), (1, 1, True)])
+def test_fused_conv_matches_plain_at_two_shapes(stride, kernel, relu):
+    conv = _conv(stride, kernel)
+    fused = FusedConv(conv, relu=relu)
+    gen = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for size in (12, 20):  # template and search crops: one packed weight each
+            x = torch.randn(2, 8, size, size, generator=gen).to(memory_format=torch.channels_last)
+            out_size = (size + stride - 1) // stride
+            residual = torch.randn(2, 16, out_size, out_size, generator=gen).to(memory_format=torch.channels_last)
+            assert (fused(x) - _plain(conv, x, relu=relu)).abs().max() < 1e-5
+            assert (fused(x, residual) - _plain(conv, x, residual, relu)).abs().max() < 1e-5
+    assert len(fused._packed) == 2
+
+
+def test_packed_linear_matches_plain_for_each_row_count():
+    torch.manual_seed(0)
+    linear = nn.Linear(16, 48).eval()
+    packed = PackedLinear(linear)
+    gen = torch.Generator().manual_seed(1)
+    with torch.inference_mode():
+        for rows in (1, 37):  # the decoder queries and the memory tokens
+            x = torch.randn(rows, 2, 16, generator=gen)
+            assert (packed(x) - linear(x)).abs().max() < 1e-5
+    assert len(packed._packed) == 2
+
+
+def test_packed_weights_follow_a_weight_update():
+    conv, linear = _conv(), nn.Linear(16, 4)
+    fused, packed = FusedConv(conv, relu=False), PackedLinear(linear)
+    x, tokens = torch.randn(1, 8, 10, 10), torch.randn(5, 16)
+    with torch.no_grad():
+        fused(x), packed(tokens)  # pack the old weights
+        conv.load_state_dict({k: v * 3 - 1 for k, v in conv.state_dict().items()})
+        linear.load_state_dict({k: v * 3 - 1 for k, v in linear.state_dict().items()})
+        assert (fused(x) - conv(x)).abs().max() < 1e-5
+        assert (packed(tokens) - linear(tokens)).abs().max() < 1e-5
+
+
+def test_used_packed_modules_copy_and_save():
+    fused, packed = FusedConv(_conv(), relu=True), PackedLinear(nn.Linear(16, 4))
+    x, tokens = torch.randn(1, 8, 10, 10), torch.randn(5, 16)
+    with torch.no_grad():
+        expected = fused(x), packed(tokens)  # the caches now hold opaque oneDNN/MKL tensors
+    for module, inputs, out in ((fused, x, expected[0]), (packed, tokens, expected[1])):
+        twin = copy.deepcopy(module)
+        torch.save(module, io.BytesIO())
+        with torch.no_grad():
+            assert torch.equal(twin(inputs), out)
+
+
+def test_grad_mode_runs_the_plain_modules():
+    conv = _conv()
+    fused = FusedConv(conv, relu=True)
+    x = torch.randn(1, 8, 10, 10, requires_grad=True)
+    fused(x).sum().backward()
+    assert x.grad is not None and conv.weight.grad is not None and not fused._packed
