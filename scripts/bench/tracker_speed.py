@@ -9,7 +9,8 @@ ONNX when ``onnxruntime`` is asked for, generates one sequence, and times ``trac
 network, map back, template update) on every frame after the first. Each tracker runs in a worker process
 of its own (``tracker_worker.py``; a tracker sharing the bench's process measured ~15 % slower than the
 same code in a worker), and the workers are driven round-robin frame by frame, one at a time, so load from
-other processes hits them alike. Backends: ``torch`` (the default: BN folded, channels-last, oneDNN convs
+other processes hits them alike. The worker started first measured 15-35 % slower than the same code started
+later (a loaded 2-core VM), so ``--repeats`` worker sets are started in rotated orders and their samples pooled. Backends: ``torch`` (the default: BN folded, channels-last, oneDNN convs
 on pre-packed weights), ``torch_exact`` (the unmodified network), ``torch_compile`` (torch.compile with
 inductor freezing at fixed shapes), ``torch_bf16`` (the default under CPU bf16 autocast: lossy),
 ``onnxruntime``.
@@ -74,11 +75,14 @@ class Worker:
 
 
 def time_workers(workers: dict[str, Worker], frames: int, warmup: int) -> dict[str, list[float]]:
-    """Round-robin over the workers frame by frame; ms per timed frame."""
+    """Round-robin over the workers frame by frame, starting one worker later each frame (the first of a round
+    measured ~14 % slower than the same code later in the round); ms per timed frame."""
     times = {name: [] for name in workers}
+    names = list(workers)
     for index in range(1, frames):
-        for name, worker in workers.items():
-            elapsed = worker.track(index)
+        start = index % len(names)
+        for name in names[start:] + names[:start]:
+            elapsed = workers[name].track(index)
             if index > warmup:
                 times[name].append(elapsed)
     return times
@@ -104,7 +108,8 @@ def main() -> int:
     parser.add_argument("--config", default="baseline")
     parser.add_argument("--backends", nargs="+", default=["torch", "onnxruntime"], choices=BACKENDS)
     parser.add_argument("--threads", nargs="+", type=int, default=[1, 2], help="CPU thread counts to time")
-    parser.add_argument("--frames", type=int, default=40, help="timed frames per backend and thread count")
+    parser.add_argument("--frames", type=int, default=40, help="timed frames per backend, thread count and repeat")
+    parser.add_argument("--repeats", type=int, default=3, help="worker sets, each started in another order")
     parser.add_argument("--warmup", type=int, default=3, help="untimed frames first")
     parser.add_argument("--opts", nargs="*", default=[], help="key=value config overrides")
     parser.add_argument("--reference_checkout", type=Path, help="another checkout whose default tracker to compare")
@@ -130,16 +135,22 @@ def main() -> int:
             from lib.deploy.export import export_graphs
 
             export_graphs(model, cfg, files["onnx"])
+        specs = [(name, CHECKOUT) for name in args.backends]
+        if args.reference_checkout is not None:
+            specs.append((REFERENCE, args.reference_checkout))
         for threads in args.threads:
-            with contextlib.ExitStack() as stack:
-                workers = {}
-                for name in args.backends:
-                    workers[name] = Worker(name, CHECKOUT, args, files, threads)
-                    stack.callback(workers[name].close)
-                if args.reference_checkout is not None:
-                    workers[REFERENCE] = Worker("torch", args.reference_checkout, args, files, threads)
-                    stack.callback(workers[REFERENCE].close)
-                times = time_workers(workers, len(video.frames), args.warmup)
+            times = {name: [] for name, _ in specs}
+            for repeat in range(args.repeats):
+                # the worker started first ran ~15-35 % slower than the same code started later (seen on a loaded
+                # 2-core VM), so each repeat starts them in another order and the samples are pooled
+                order = specs[repeat % len(specs):] + specs[: repeat % len(specs)]
+                with contextlib.ExitStack() as stack:
+                    workers = {}
+                    for name, checkout in order:
+                        workers[name] = Worker("torch" if name == REFERENCE else name, checkout, args, files, threads)
+                        stack.callback(workers[name].close)
+                    for name, values in time_workers(workers, len(video.frames), args.warmup).items():
+                        times[name] += values
             report(times, threads, args.reference_vs_official)
     print(f"load average after: {os.getloadavg()[0]:.2f} (a shared machine: compare backends within one run)")
     return 0
