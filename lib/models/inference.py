@@ -87,14 +87,15 @@ def prepare_for_inference(
     fold_bn: bool = True,
     channels_last: bool = True,
     fuse_relu: bool = False,
-    pack_linear: bool = False,
 ) -> nn.Module:
-    """Eval-mode inference copy: BN folded, conv weights channels-last, optionally conv + ReLU fused.
+    """Eval-mode inference copy: BN folded, conv weights channels-last, optionally oneDNN convs.
 
-    ``fuse_relu`` (oneDNN post-ops through ``torch.ops.mkldnn``, a torch-internal op) is off by
-    default and the tracker does not use it either: it is exact, but one ST50 tracking step was no
-    faster end to end than ``fold_cl`` (numbers in ``scripts/bench/model_speed.py``, which times it
-    as ``fused_cl``), so it is not worth depending on a private op.
+    ``fuse_relu`` runs every conv as a :class:`FusedConv`: one oneDNN kernel (``torch.ops.mkldnn``, a
+    torch-internal op) with the ReLU and residual add fused and the weight pre-packed. The tracker uses
+    it (``lib.tracker.network.build_network``): an ST50 step on 1 CPU thread measured ~6 % faster than
+    without (``scripts/bench/model_speed.py``, ``fused_cl``), mostly from the pre-packed weights and the
+    1x1 convs that aten otherwise runs on its slow non-oneDNN path. Unpacked, the fusion alone gained
+    nothing measurable.
 
     channels_last changes only memory layout and fusion only where the ReLU/residual add happen, so
     the copy agrees with the exact network to float rounding (< 1e-5 on the outputs). ``fuse_relu``
@@ -103,8 +104,6 @@ def prepare_for_inference(
     prepared = fold_frozen_batchnorm(model) if fold_bn else copy.deepcopy(model).eval()
     if fold_bn and fuse_relu:
         fuse_conv_relu(prepared)
-    if pack_linear:
-        pack_linears(prepared)
     if channels_last:
         prepared = prepared.to(memory_format=torch.channels_last)
     for param in prepared.parameters():
@@ -113,11 +112,11 @@ def prepare_for_inference(
 
 
 # ----------------------------------------------------------------------------------------------
-# conv + ReLU fusion (CPU, oneDNN post-ops)
+# oneDNN convs: pre-packed weights, fused ReLU and residual add (CPU)
 
 
 def _packed_path(x: torch.Tensor) -> bool:
-    """Packed kernels serve CPU float32 inference: no autograd through them, no autocast."""
+    """The oneDNN kernels serve CPU float32 inference: they have no autograd and ignore autocast."""
     return (
         x.device.type == "cpu"
         and x.dtype == torch.float32
@@ -126,66 +125,57 @@ def _packed_path(x: torch.Tensor) -> bool:
     )
 
 
-class _PackedWeights(nn.Module):
-    """Base of modules that keep their weight pre-packed for a CPU kernel, per input shape.
-
-    The packed weights live in a plain dict outside the state dict (opaque oneDNN/MKL tensors that can
-    be neither saved nor copied: copies and pickles start with an empty cache). Entries are tied to the
-    weight's storage and version counter, so an update (``load_state_dict``, ``.to()``) packs again; beyond
-    ``max_packed`` shapes the cache starts over, so memory stays bounded.
-    """
-
-    max_packed = 4  # a tracker sees two shapes (template, search), a batched run a few more
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._packed: dict = {}
-
-    def _packed_weight(self, weight: torch.Tensor, key, pack) -> torch.Tensor:
-        """``pack(weight, key)``, made on the first call with ``key``."""
-        full_key = (key, weight.data_ptr(), weight._version)
-        packed = self._packed.get(full_key)
-        if packed is None:
-            if len(self._packed) >= self.max_packed:
-                self._packed.clear()
-            packed = self._packed[full_key] = pack(weight.detach(), key)
-        return packed
-
-    def __getstate__(self) -> dict:
-        return {**super().__getstate__(), "_packed": {}}
-
-
 def _onednn_pointwise_available() -> bool:
     return torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_convolution_pointwise")
 
 
-class FusedConv(_PackedWeights):
+class FusedConv(nn.Module):
     """A (BN-folded) conv with an optional fused residual add and ReLU.
 
-    On CPU float32 it runs one oneDNN convolution with post-ops (the ReLU and the residual add are
-    applied while the output is still in cache; same arithmetic as conv -> add -> ReLU) on a weight
+    In CPU float32 inference it runs one oneDNN convolution with post-ops (the ReLU and the residual add
+    are applied while the output is still in cache; same arithmetic as conv -> add -> ReLU) on a weight
     reordered once per input shape into oneDNN's blocked layout (a plain-layout weight is reordered
-    again on every call). Elsewhere it falls back to the plain sequence.
+    again on every call). Elsewhere (autograd, autocast, GPU) it runs the plain sequence.
+
+    The packed weights live in a plain dict outside the state dict (opaque oneDNN tensors that can be
+    neither saved nor copied: copies and pickles start with an empty cache). Entries are tied to the
+    weight's storage and version counter, so an update (``load_state_dict``, ``.to()``) packs again;
+    beyond ``max_packed`` shapes the cache starts over, so memory stays bounded.
     """
+
+    max_packed = 4  # a tracker sees two shapes (template, search), a batched run a few more
 
     def __init__(self, conv: nn.Conv2d, relu: bool) -> None:
         super().__init__()
         self.conv = conv
         self.relu = relu
         self._args = (list(conv.padding), list(conv.stride), list(conv.dilation), conv.groups)
+        self._packed: dict = {}
 
-    def _reorder(self, weight: torch.Tensor, input_size: tuple) -> torch.Tensor:
-        # oneDNN picks the blocked layout for the input shape (a layout made without it computes the same
-        # but made a strided 1x1 conv 3-9x slower)
-        padding, stride, dilation, groups = self._args
-        return torch.ops.mkldnn._reorder_convolution_weight(weight, padding, stride, dilation, groups, list(input_size))
+    def __getstate__(self) -> dict:
+        return {**super().__getstate__(), "_packed": {}}
+
+    def _packed_weight(self, x: torch.Tensor) -> torch.Tensor:
+        """The weight in the blocked layout oneDNN picks for ``x``'s shape, made on first use."""
+        weight = self.conv.weight
+        key = (tuple(x.shape), weight.data_ptr(), weight._version)
+        packed = self._packed.get(key)
+        if packed is None:
+            if len(self._packed) >= self.max_packed:
+                self._packed.clear()
+            # packed without the input shape it computes the same, but a strided 1x1 conv ran 3-9x slower
+            padding, stride, dilation, groups = self._args
+            packed = self._packed[key] = torch.ops.mkldnn._reorder_convolution_weight(
+                weight.detach(), padding, stride, dilation, groups, list(x.shape)
+            )
+        return packed
 
     def forward(self, x: torch.Tensor, residual: torch.Tensor | None = None) -> torch.Tensor:
         """conv(x) [+ residual] [-> ReLU]."""
         padding, stride, dilation, groups = self._args
         bias = self.conv.bias
         if _packed_path(x):
-            weight = self._packed_weight(self.conv.weight, tuple(x.shape), self._reorder)
+            weight = self._packed_weight(x)
             if residual is None:
                 unary = "relu" if self.relu else "none"
                 return torch.ops.mkldnn._convolution_pointwise(
@@ -256,36 +246,4 @@ def fuse_conv_relu(model: nn.Module) -> nn.Module:
         for name, child in list(module.named_children()):
             if type(child) is nn.Conv2d:
                 setattr(module, name, FusedConv(child, relu=False))
-    return model
-
-
-class PackedLinear(_PackedWeights):
-    """An ``nn.Linear`` whose CPU float32 inference runs MKL's GEMM on a weight packed once per row count
-    (``F.linear`` packs it again on every call); elsewhere the plain linear. Same arithmetic.
-
-    MKL packs for one row count (another row count would run the plain GEMM), so each row count seen
-    gets its own packed weight: the tracker has two (the memory tokens and the queries).
-    """
-
-    def __init__(self, linear: nn.Linear) -> None:
-        super().__init__()
-        self.linear = linear
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        weight, bias = self.linear.weight, self.linear.bias
-        if not _packed_path(x):
-            return self.linear(x)
-        rows = x.numel() // x.shape[-1]
-        packed = self._packed_weight(weight, rows, torch.ops.mkl._mkl_reorder_linear_weight)
-        return torch.ops.mkl._mkl_linear(x, packed, weight, bias, rows)
-
-
-def pack_linears(model: nn.Module) -> nn.Module:
-    """In place: every ``nn.Linear`` becomes a :class:`PackedLinear` (when MKL packing is available)."""
-    if not (torch.backends.mkl.is_available() and hasattr(torch.ops.mkl, "_mkl_linear")):
-        return model
-    for module in list(model.modules()):
-        for name, child in list(module.named_children()):
-            if type(child) is nn.Linear:
-                setattr(module, name, PackedLinear(child))
     return model
