@@ -8,12 +8,13 @@ Variants (all under torch.inference_mode):
   exact       the network as trained (FrozenBN, contiguous NCHW): the exact fp32 reference path
   exact_cl    same weights, channels-last activations and conv weights
   fold        BatchNorm folded into the convolutions (fp32, |diff| < 1e-5)
-  fold_cl     fold + channels-last: prepare_for_inference() defaults, what the tracker should use
-  fused_cl    fold_cl + conv/ReLU/residual fused into oneDNN post-ops (prepare_for_inference(fuse_relu=True))
+  fold_cl     fold + channels-last: prepare_for_inference() defaults
+  fused_cl    fold_cl + every conv one oneDNN kernel on a pre-packed weight, ReLU/residual fused
+              (prepare_for_inference(fuse_relu=True)): what the tracker uses (lib.tracker.network.build_network)
   bf16_fold_cl  fold_cl under CPU bf16 autocast (lossy, optional)
-Measured (ST50, 1 thread, 15 round-robin runs, a 2-core machine at load ~7-8 from other jobs, so only the
-comparison counts): exact 1649 ms, fold_cl 1359 ms, fused_cl 1331 ms median; fusion's 2 % is within the noise,
-so the tracker uses fold_cl (lib.tracker.runner.build_network) and fusion stays an option.
+Measured (ST50, 1 thread, a 2-core machine at load ~2.6-3 from other jobs, so only the comparison counts):
+fold_cl 263 ms, fused_cl 248 ms median (12 round-robin runs), boxes within 5e-5 px of the exact network.
+Before the weights were pre-packed, fused_cl was within the noise of fold_cl (1331 vs 1359 ms at load 7-8).
 The variants are timed round-robin (one step of each in turn), so load from other processes on a
 shared machine hits all of them alike; the script prints the load average before and after.
 It also times the attention block alone: this project's SDPA attention vs nn.MultiheadAttention.
