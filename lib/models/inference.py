@@ -10,6 +10,7 @@ import copy
 from typing import Union
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torchvision.ops import FrozenBatchNorm2d
 
@@ -104,6 +105,7 @@ def prepare_for_inference(
     prepared = fold_frozen_batchnorm(model) if fold_bn else copy.deepcopy(model).eval()
     if fold_bn and fuse_relu:
         fuse_conv_relu(prepared)
+        cache_bf16_linears(prepared)
     if channels_last:
         prepared = prepared.to(memory_format=torch.channels_last)
     for param in prepared.parameters():
@@ -115,14 +117,14 @@ def prepare_for_inference(
 # oneDNN convs: pre-packed weights, fused ReLU and residual add (CPU)
 
 
-def _packed_path(x: torch.Tensor) -> bool:
-    """The oneDNN kernels serve CPU float32 inference: they have no autograd and ignore autocast."""
-    return (
-        x.device.type == "cpu"
-        and x.dtype == torch.float32
-        and not torch.is_grad_enabled()
-        and not torch.is_autocast_enabled("cpu")
-    )
+def _kernel_dtype(x: torch.Tensor) -> torch.dtype | None:
+    """The dtype the oneDNN kernel computes ``x`` in: float32 in CPU inference, bfloat16 under CPU bf16
+    autocast (what autocast would run the conv in); None (the plain conv) under autograd or elsewhere."""
+    if x.device.type != "cpu" or torch.is_grad_enabled() or x.dtype not in (torch.float32, torch.bfloat16):
+        return None
+    if not torch.is_autocast_enabled("cpu"):
+        return x.dtype if x.dtype == torch.float32 else None
+    return torch.bfloat16 if torch.get_autocast_dtype("cpu") == torch.bfloat16 else None
 
 
 def _onednn_pointwise_available() -> bool:
@@ -158,7 +160,7 @@ class FusedConv(nn.Module):
     def _packed_weight(self, x: torch.Tensor) -> torch.Tensor:
         """The weight in the blocked layout oneDNN picks for ``x``'s shape, made on first use."""
         weight = self.conv.weight
-        key = (tuple(x.shape), weight.data_ptr(), weight._version)
+        key = (tuple(x.shape), x.dtype, weight.data_ptr(), weight._version)
         packed = self._packed.get(key)
         if packed is None:
             if len(self._packed) >= self.max_packed:
@@ -166,7 +168,7 @@ class FusedConv(nn.Module):
             # packed without the input shape it computes the same, but a strided 1x1 conv ran 3-9x slower
             padding, stride, dilation, groups = self._args
             packed = self._packed[key] = torch.ops.mkldnn._reorder_convolution_weight(
-                weight.detach(), padding, stride, dilation, groups, list(x.shape)
+                weight.detach().to(x.dtype), padding, stride, dilation, groups, list(x.shape)
             )
         return packed
 
@@ -174,7 +176,13 @@ class FusedConv(nn.Module):
         """conv(x) [+ residual] [-> ReLU]."""
         padding, stride, dilation, groups = self._args
         bias = self.conv.bias
-        if _packed_path(x):
+        dtype = _kernel_dtype(x)
+        if dtype is not None:
+            x = x.to(dtype)
+            if bias is not None:
+                bias = bias.to(dtype)
+            if residual is not None:
+                residual = residual.to(dtype)
             weight = self._packed_weight(x)
             if residual is None:
                 unary = "relu" if self.relu else "none"
@@ -246,4 +254,33 @@ def fuse_conv_relu(model: nn.Module) -> nn.Module:
         for name, child in list(module.named_children()):
             if type(child) is nn.Conv2d:
                 setattr(module, name, FusedConv(child, relu=False))
+    return model
+
+
+class Bf16CachedLinear(nn.Module):
+    """An ``nn.Linear`` that, under CPU bf16 autocast in inference, keeps the bf16 copy of its weight and
+    bias instead of having autocast cast them again on every call. Same rounding, so the same outputs as
+    the plain linear under autocast; otherwise it is the plain linear."""
+
+    def __init__(self, linear: nn.Linear) -> None:
+        super().__init__()
+        self.linear = linear
+        self._cast: tuple = ()  # (key, bf16 weight, bf16 bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if _kernel_dtype(x) != torch.bfloat16:
+            return self.linear(x)
+        weight, bias = self.linear.weight, self.linear.bias
+        key = (weight.data_ptr(), weight._version)
+        if not self._cast or self._cast[0] != key:
+            self._cast = (key, weight.detach().to(torch.bfloat16), None if bias is None else bias.detach().to(torch.bfloat16))
+        return F.linear(x.to(torch.bfloat16), self._cast[1], self._cast[2])
+
+
+def cache_bf16_linears(model: nn.Module) -> nn.Module:
+    """In place: every ``nn.Linear`` becomes a :class:`Bf16CachedLinear`. Returns ``model``."""
+    for module in list(model.modules()):
+        for name, child in list(module.named_children()):
+            if type(child) is nn.Linear:
+                setattr(module, name, Bf16CachedLinear(child))
     return model

@@ -1,5 +1,6 @@
-"""oneDNN convs on pre-packed weights with fused ReLU/add: same outputs as the plain conv, packed once per input
-shape, repacked after a weight update, safe to copy and save, plain under autograd."""
+"""oneDNN convs on pre-packed weights with fused ReLU/add: same outputs as the plain conv (fp32, and bf16 autocast),
+packed once per input shape, repacked after a weight update, safe to copy and save, plain under autograd; linears
+keep their bf16 weight copy under CPU bf16 autocast with the same outputs as autocast."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 import torch
 from torch import nn
 
-from lib.models.inference import FusedConv
+from lib.models.inference import Bf16CachedLinear, FusedConv
 
 pytestmark = pytest.mark.skipif(
     not (torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_convolution_pointwise")),
@@ -74,3 +75,36 @@ def test_grad_mode_runs_the_plain_modules():
     x = torch.randn(1, 8, 10, 10, requires_grad=True)
     fused(x).sum().backward()
     assert x.grad is not None and conv.weight.grad is not None and not fused._packed
+
+
+def _bf16_autocast():
+    return torch.autocast("cpu", dtype=torch.bfloat16)
+
+
+def test_fused_conv_under_bf16_autocast_runs_in_bf16_close_to_autocast():
+    conv = _conv()
+    fused = FusedConv(conv, relu=True)
+    x = torch.randn(1, 8, 12, 12).to(memory_format=torch.channels_last)
+    # in the network the residual is the bf16 output of an earlier conv
+    residual = torch.randn(1, 16, 12, 12).to(torch.bfloat16, memory_format=torch.channels_last)
+    with torch.no_grad(), _bf16_autocast():
+        out, ref = fused(x, residual), torch.relu(conv(x) + residual)
+    assert out.dtype == ref.dtype == torch.bfloat16
+    # both round the conv output to bf16 (8 bits of mantissa); the fused add rounds once, not twice
+    assert (out.float() - ref.float()).abs().max() <= 2e-2 * ref.float().abs().max()
+    assert any(key[1] == torch.bfloat16 for key in fused._packed)
+
+
+def test_bf16_cached_linear_equals_autocast_and_plain_in_fp32():
+    torch.manual_seed(0)
+    linear = nn.Linear(16, 24)
+    cached = Bf16CachedLinear(linear)
+    x = torch.randn(7, 2, 16)
+    with torch.no_grad():
+        assert torch.equal(cached(x), linear(x))
+        with _bf16_autocast():
+            first, again, ref = cached(x), cached(x), linear(x)
+        assert first.dtype == torch.bfloat16 and torch.equal(first, ref) and torch.equal(again, ref)
+        linear.weight.mul_(2)  # an in-place update: the bf16 copy is made again
+        with _bf16_autocast():
+            assert torch.equal(cached(x), linear(x))
