@@ -127,6 +127,11 @@ def _kernel_dtype(x: torch.Tensor) -> torch.dtype | None:
     return torch.bfloat16 if torch.get_autocast_dtype("cpu") == torch.bfloat16 else None
 
 
+def _version(tensor: torch.Tensor) -> int:
+    """The in-place update counter; inference tensors (made under ``inference_mode``) have none: 0."""
+    return 0 if tensor.is_inference() else tensor._version
+
+
 def _onednn_pointwise_available() -> bool:
     return torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_convolution_pointwise")
 
@@ -160,7 +165,7 @@ class FusedConv(nn.Module):
     def _packed_weight(self, x: torch.Tensor) -> torch.Tensor:
         """The weight in the blocked layout oneDNN picks for ``x``'s shape, made on first use."""
         weight = self.conv.weight
-        key = (tuple(x.shape), x.dtype, weight.data_ptr(), weight._version)
+        key = (tuple(x.shape), x.dtype, weight.data_ptr(), _version(weight))
         packed = self._packed.get(key)
         if packed is None:
             if len(self._packed) >= self.max_packed:
@@ -271,7 +276,7 @@ class Bf16CachedLinear(nn.Module):
         if _kernel_dtype(x) != torch.bfloat16:
             return self.linear(x)
         weight, bias = self.linear.weight, self.linear.bias
-        key = (weight.data_ptr(), weight._version)
+        key = (weight.data_ptr(), _version(weight))
         if not self._cast or self._cast[0] != key:
             self._cast = (key, weight.detach().to(torch.bfloat16), None if bias is None else bias.detach().to(torch.bfloat16))
         return F.linear(x.to(torch.bfloat16), self._cast[1], self._cast[2])

@@ -12,6 +12,8 @@ Variants (all under torch.inference_mode):
   fused_cl    fold_cl + every conv one oneDNN kernel on a pre-packed weight, ReLU/residual fused
               (prepare_for_inference(fuse_relu=True)): what the tracker uses (lib.tracker.network.build_network)
   bf16_fold_cl  fold_cl under CPU bf16 autocast (lossy, optional)
+  bf16_fused_cl fused_cl under CPU bf16 autocast: bf16 oneDNN convs on packed bf16 weights, cached bf16
+              linear weights (what the tracker's --amp bf16 runs on the CPU)
 Measured (ST50, 1 thread, a 2-core machine at load ~2.6-3 from other jobs, so only the comparison counts):
 fold_cl 263 ms, fused_cl 248 ms median (12 round-robin runs), boxes within 5e-5 px of the exact network.
 Before the weights were pre-packed, fused_cl was within the noise of fold_cl (1331 vs 1359 ms at load 7-8).
@@ -39,7 +41,7 @@ from lib.models.profiling import make_inputs, tracking_step
 from lib.models.transformer import Attention
 from lib.utils.logging import setup_logging
 
-VARIANTS = ("exact", "exact_cl", "fold", "fold_cl", "fused_cl", "bf16_fold_cl")
+VARIANTS = ("exact", "exact_cl", "fold", "fold_cl", "fused_cl", "bf16_fold_cl", "bf16_fused_cl")
 
 
 def _variant(model: nn.Module, name: str):
@@ -48,7 +50,7 @@ def _variant(model: nn.Module, name: str):
         net = prepare_for_inference(model, fold_bn=False, channels_last=channels_last)
     else:
         net = prepare_for_inference(
-            model, fold_bn=True, channels_last=channels_last, fuse_relu=name.startswith("fused")
+            model, fold_bn=True, channels_last=channels_last, fuse_relu="fused" in name
         )
     autocast = (
         (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if name.startswith("bf16") else contextlib.nullcontext

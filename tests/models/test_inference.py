@@ -108,3 +108,13 @@ def test_bf16_cached_linear_equals_autocast_and_plain_in_fp32():
         linear.weight.mul_(2)  # an in-place update: the bf16 copy is made again
         with _bf16_autocast():
             assert torch.equal(cached(x), linear(x))
+
+
+def test_weights_made_in_inference_mode_pack():
+    with torch.inference_mode():  # inference tensors have no version counter
+        conv = _conv()
+        linear = nn.Linear(8, 4)
+        x = torch.randn(1, 8, 10, 10)
+        assert (FusedConv(conv, relu=False)(x) - conv(x)).abs().max() < 1e-5
+        with _bf16_autocast():
+            assert torch.equal(Bf16CachedLinear(linear)(x.flatten(2).transpose(1, 2)), linear(x.flatten(2).transpose(1, 2)))
