@@ -58,7 +58,7 @@ def export_graphs(model: torch.nn.Module, cfg: Config, out_dir: str | Path, opse
         raise DeployError("model.query_update: the update-query variant carries the previous frame's decoder "
                           "output, which the two-graph export has no input for; track it with --backend torch")  # fmt: skip
     out_dir = Path(out_dir)
-    net = prepare_for_inference(model, fold_bn=True, channels_last=False, fuse_relu=False)
+    net = prepare_for_inference(model, fold_bn=True, channels_last=False, onednn_kernels=False)
     signature = signature_json(cfg)
     t_size, s_size = cfg.test.template_size, cfg.test.search_size
     num_templates = cfg.data.template.number

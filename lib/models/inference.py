@@ -87,11 +87,11 @@ def prepare_for_inference(
     model: nn.Module,
     fold_bn: bool = True,
     channels_last: bool = True,
-    fuse_relu: bool = False,
+    onednn_kernels: bool = False,
 ) -> nn.Module:
     """Eval-mode inference copy: BN folded, conv weights channels-last, optionally oneDNN convs.
 
-    ``fuse_relu`` runs every conv as a :class:`FusedConv`: one oneDNN kernel (``torch.ops.mkldnn``, a
+    ``onednn_kernels`` runs every conv as a :class:`FusedConv`: one oneDNN kernel (``torch.ops.mkldnn``, a
     torch-internal op) with the ReLU and residual add fused and the weight pre-packed. The tracker uses
     it (``lib.tracker.network.build_network``): an ST50 step on 1 CPU thread measured ~6 % faster than
     without (``scripts/bench/model_speed.py``, ``fused_cl``), mostly from the pre-packed weights and the
@@ -99,11 +99,11 @@ def prepare_for_inference(
     nothing measurable.
 
     channels_last changes only memory layout and fusion only where the ReLU/residual add happen, so
-    the copy agrees with the exact network to float rounding (< 1e-5 on the outputs). ``fuse_relu``
+    the copy agrees with the exact network to float rounding (< 1e-5 on the outputs). ``onednn_kernels``
     needs ``fold_bn`` (the ReLU must directly follow the conv).
     """
     prepared = fold_frozen_batchnorm(model) if fold_bn else copy.deepcopy(model).eval()
-    if fold_bn and fuse_relu:
+    if fold_bn and onednn_kernels:
         fuse_conv_relu(prepared)
         cache_bf16_linears(prepared)
     if channels_last:

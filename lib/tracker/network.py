@@ -23,7 +23,7 @@ def build_network(cfg: Config, checkpoint: str | Path, exact: bool = False, comp
     from lib.models.inference import prepare_for_inference
 
     model = build_exact_network(cfg, checkpoint)
-    return model if exact else prepare_for_inference(model, fuse_relu=not compile)
+    return model if exact else prepare_for_inference(model, onednn_kernels=not compile)
 
 
 def build_exact_network(cfg: Config, checkpoint: str | Path) -> torch.nn.Module:

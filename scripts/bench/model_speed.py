@@ -10,7 +10,7 @@ Variants (all under torch.inference_mode):
   fold        BatchNorm folded into the convolutions (fp32, |diff| < 1e-5)
   fold_cl     fold + channels-last: prepare_for_inference() defaults
   fused_cl    fold_cl + every conv one oneDNN kernel on a pre-packed weight, ReLU/residual fused
-              (prepare_for_inference(fuse_relu=True)): what the tracker uses (lib.tracker.network.build_network)
+              (prepare_for_inference(onednn_kernels=True)): what the tracker uses (lib.tracker.network.build_network)
   bf16_fold_cl  fold_cl under CPU bf16 autocast (lossy, optional)
   bf16_fused_cl fused_cl under CPU bf16 autocast: bf16 oneDNN convs on packed bf16 weights, cached bf16
               linear weights (what the tracker's --amp bf16 runs on the CPU)
@@ -50,7 +50,7 @@ def _variant(model: nn.Module, name: str):
         net = prepare_for_inference(model, fold_bn=False, channels_last=channels_last)
     else:
         net = prepare_for_inference(
-            model, fold_bn=True, channels_last=channels_last, fuse_relu="fused" in name
+            model, fold_bn=True, channels_last=channels_last, onednn_kernels="fused" in name
         )
     autocast = (
         (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if name.startswith("bf16") else contextlib.nullcontext

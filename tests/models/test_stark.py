@@ -66,7 +66,7 @@ def test_fold_batchnorm_keeps_outputs(tiny_cfg):
     randomise_batchnorm(model)
     inputs = tiny_inputs()
     folded = fold_frozen_batchnorm(model)
-    fast = prepare_for_inference(model, fuse_relu=True)
+    fast = prepare_for_inference(model, onednn_kernels=True)
     norm_types = (torch.nn.BatchNorm2d, torchvision.ops.FrozenBatchNorm2d)
     assert not any(isinstance(m, norm_types) for m in folded.modules())
     # the inference copy also fuses conv + ReLU (+ residual) in every block, the stem and the head
