@@ -48,9 +48,10 @@ def write_hostile_checkpoint(path: Path, state: dict, marker: Path, fmt: str, po
     if position == "legacy_header":
         # torch's legacy format starts with a pickled magic number; put the payload in its place
         assert fmt == "legacy"
-        header = io.BytesIO(data)
-        pickle.load(header)  # skip the real magic number
-        data = pickle.dumps(payload, protocol=2) + data[header.tell() :]
+        # torch.save pickles the magic number with protocol 2: its bytes are known, no unpickling needed
+        magic = pickle.dumps(torch.serialization.MAGIC_NUMBER, protocol=2)
+        assert data.startswith(magic), "torch's legacy header changed"
+        data = pickle.dumps(payload, protocol=2) + data[len(magic) :]
     path.write_bytes(data)
     return path
 
