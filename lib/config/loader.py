@@ -264,6 +264,7 @@ _CHOICES = {
     "model.query_source": ("learned", "template"),
     "model.backbone.type": ("resnet18", "resnet34", "resnet50", "resnet101"),
     "data.sampler_mode": ("causal", "trident", "trident_pro"),
+    "data.absent_negative_box": ("centre", "last_seen"),
     "train.amp": ("none", "bf16", "fp16"),
     "train.optimizer": ("adamw",),
     "train.scheduler.type": ("step", "cosine"),

@@ -151,6 +151,9 @@ class DataConfig:
     brightness_jitter: float = 0.2  # brightness factor drawn from U(1 - b, 1 + b)
     max_redraws: int = 100  # invalid samples redrawn before the sampler gives up with an error
     negatives_from_other_sequences: bool = True  # stage 2, video without absent frames: negative from another one
+    # stage 2, where a target-absent frame is cropped: "centre" (official: a W/8 x H/8 box at the image centre) or
+    # "last_seen" (the target's box in the nearest visible frame before it, else after it: where a tracker looks)
+    absent_negative_box: str = "centre"
     coco_min_size: float = 50.0  # COCO boxes need w and h above this (official filter); 0 keeps all
     train: DatasetMixConfig = field(default_factory=DatasetMixConfig)
     val: DatasetMixConfig = field(default_factory=_default_val_mix)

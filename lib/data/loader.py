@@ -134,6 +134,7 @@ def build_sampler(
         train_cls=objective_class(cfg.train.objective).presence_labels,
         official_negatives=cfg.train.official_parity,
         negatives_from_other_sequences=data.negatives_from_other_sequences,
+        absent_negative_box=data.absent_negative_box,
         return_meta=return_meta,
     )
     # the val sampler gets its own seed stream so val samples differ from train samples of the same index

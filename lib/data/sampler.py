@@ -8,7 +8,8 @@ Modes: ``causal`` (STARK-S: search after the template, within the max gap), ``tr
 ``trident_pro`` (STARK-ST: initial template and search anywhere, the dynamic template within the max gap
 on the template's side of the search; ``trident_pro`` allows it to be an invisible frame). With
 ``train_cls`` (stage 2) half the samples are negatives labelled 0: a frame of the same video where the
-target is invisible, annotated with a centred box of W/8 x H/8, or, when the video has none, a frame of
+target is invisible, annotated with a centred box of W/8 x H/8 (``absent_negative_box="last_seen"``: the
+target's box in the nearest visible frame, where a tracker searches once the target has vanished), or, when the video has none, a frame of
 another sequence with its own annotation (with ``official_negatives`` any sequence, the template's own
 included, as upstream: its visible target is then labelled 0). Without ``negatives_from_other_sequences``
 negatives come only from videos whose target goes out of view, so every negative is a target-absent frame.
@@ -35,6 +36,7 @@ from lib.data.processing import StarkProcessing
 logger = logging.getLogger(__name__)
 
 MODES = ("causal", "trident", "trident_pro")
+ABSENT_NEGATIVE_BOXES = ("centre", "last_seen")
 # why a draw was thrown away; every sample carries ``redraws`` (datasets x reasons) counts of its own draws
 REDRAW_REASONS = ("box outside image", "unusable crop", "no usable frame ids", "unreadable frame")
 _MAX_ID_DRAWS = 200  # frame-id draws per sequence before the draw counts as one failed sample
@@ -68,6 +70,7 @@ class SamplerOptions:
     pos_prob: float = 0.5
     official_negatives: bool = False  # a fallback negative may come from the template's own sequence (official)
     negatives_from_other_sequences: bool = True  # False: only target-absent frames of the same video
+    absent_negative_box: str = "centre"  # or "last_seen": crop an absent frame where the target was last visible
     min_length: int = 20  # official: video sequences need >= 20 frames ...
     # ... and more than 2 * (num_templates + num_search) visible frames (enforced at construction)
     return_meta: bool = False  # add dataset/sequence/frame ids (strings) to each sample
@@ -105,6 +108,19 @@ def sample_visible_ids(
     return [int(lo + c) for c in candidates[rng.integers(0, len(candidates), num)]]
 
 
+def last_seen_frame(visible: np.ndarray, frame: int) -> int:
+    """The nearest visible frame before ``frame``, else the nearest after it (a sampled video has visible frames).
+
+    A centred dummy box makes a negative crop that no tracker ever sees (never padded, always mid-image), which a
+    small network can tell from a positive without comparing it with the template; this box is where a tracker's
+    search region stays when the target vanishes.
+    """
+    before = np.flatnonzero(visible[:frame])
+    if len(before):
+        return int(before[-1])
+    return int(frame + 1 + np.flatnonzero(visible[frame + 1 :])[0])
+
+
 class TrackingSampleDataset(Dataset):
     """Map-style dataset of ``samples_per_epoch`` processed samples; index with ``(epoch, index)``.
 
@@ -125,6 +141,10 @@ class TrackingSampleDataset(Dataset):
     ):
         if options.mode not in MODES:
             raise DatasetError(f"sampler mode '{options.mode}' unknown; valid: {', '.join(MODES)}")
+        if options.absent_negative_box not in ABSENT_NEGATIVE_BOXES:
+            raise DatasetError(
+                f"absent_negative_box '{options.absent_negative_box}' unknown; valid: {', '.join(ABSENT_NEGATIVE_BOXES)}"
+            )
         if len(datasets) != len(ratios) or not datasets:
             raise DatasetError(f"{len(datasets)} datasets but {len(ratios)} ratios")
         self.datasets = list(datasets)
@@ -240,9 +260,12 @@ class TrackingSampleDataset(Dataset):
             ids = sample_visible_ids(visible, rng, 1, force_invisible=True)
             if ids is not None:
                 frame = self._load(d, s, ids, loaded)[0]
-                h, w = frame.shape[:2]
-                # official centred dummy box of W/8 x H/8 (int-truncated as upstream)
-                box = np.array([int(w / 2 - w / 16), int(h / 2 - h / 16), int(w / 8), int(h / 8)], dtype=np.float64)
+                if self.opts.absent_negative_box == "last_seen":
+                    box = np.asarray(ds.sequence(s).boxes[last_seen_frame(visible, ids[0])], dtype=np.float64)
+                else:
+                    h, w = frame.shape[:2]
+                    # official centred dummy box of W/8 x H/8 (int-truncated as upstream)
+                    box = np.array([int(w / 2 - w / 16), int(h / 2 - h / 16), int(w / 8), int(h / 8)], dtype=np.float64)
                 return [frame], [box], (d, s, ids)
         if not self.opts.negatives_from_other_sequences:
             return None  # the attempt fails and the sample is drawn again

@@ -9,7 +9,7 @@ from lib.data.datasets.base import SequenceData, TrackingDataset
 from lib.data.errors import DatasetError, SamplingError
 from lib.data.loader import EpochIndexSampler, build_data_loader, build_sampler
 from lib.data.processing import CropSpec, StarkProcessing, normalize_images
-from lib.data.sampler import SamplerOptions, TrackingSampleDataset, sample_visible_ids
+from lib.data.sampler import SamplerOptions, TrackingSampleDataset, last_seen_frame, sample_visible_ids
 
 from .conftest import tiny_config
 
@@ -252,3 +252,46 @@ def test_val_loader_and_worker_lmdb_cache_give_the_same_batches(data_root, setti
     batch = normalize_images(next(iter(loader)))
     for key in ("template_images", "search_images", "search_boxes", "search_masks"):
         assert torch.equal(batch[key], reference[key])
+
+
+def test_last_seen_frame_is_the_nearest_visible_frame_before_else_after():
+    visible = np.array([False, False, True, True, False, False, True, False])
+    assert last_seen_frame(visible, 4) == 3
+    assert last_seen_frame(visible, 5) == 3
+    assert last_seen_frame(visible, 7) == 6
+    assert last_seen_frame(visible, 1) == 2  # nothing visible before: the first one after
+    assert last_seen_frame(visible, 0) == 2
+
+
+@pytest.mark.parametrize("where", ["centre", "last_seen"])
+def test_absent_frame_negatives_are_cropped_where_configured(where):
+    visible = np.ones(40, dtype=bool)
+    visible[20:30] = False
+    ds = ArrayDataset([visible, np.ones(40, dtype=bool)])
+    processing = _processing()
+    cropped_at = []
+
+    def recording(templates, template_boxes, searches, search_boxes, rng):
+        cropped_at.append(np.array(search_boxes[0]))
+        return processing(templates, template_boxes, searches, search_boxes, rng)
+
+    opts = SamplerOptions(mode="trident_pro", num_templates=2, max_intervals=(10,), train_cls=True,
+                          negatives_from_other_sequences=False, absent_negative_box=where, return_meta=True)  # fmt: skip
+    sampler = TrackingSampleDataset([ds], [1.0], 64, recording, opts, seed=5)
+    negatives = 0
+    for index in range(30):
+        sample = sampler[(0, index)]
+        if float(sample["label"]) == 0.0:
+            negatives += 1
+            frame = int(sample["meta"]["search_ids"][0])
+            assert 20 <= frame < 30
+            # ArrayDataset frames are 96 x 96: the official dummy box is [48 - 6, 48 - 6, 12, 12]
+            expected = ds.sequences[0].boxes[19] if where == "last_seen" else np.array([42.0, 42.0, 12.0, 12.0])
+            np.testing.assert_array_equal(cropped_at[-1], expected)
+    assert negatives > 5
+
+
+def test_an_unknown_absent_negative_box_is_refused():
+    opts = SamplerOptions(train_cls=True, absent_negative_box="middle")
+    with pytest.raises(DatasetError, match="absent_negative_box 'middle' unknown; valid: centre, last_seen"):
+        TrackingSampleDataset([ArrayDataset([np.ones(40, dtype=bool)])], [1.0], 8, _processing(), opts)
