@@ -18,12 +18,11 @@ import functools
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
-import cv2
 import numpy as np
 import torch
 
 from lib.data.transforms import flip_box, flip_normalized_box, jitter_box, to_grayscale
-from lib.utils.crop import CropError, box_in_crop, sample_target
+from lib.utils.crop import CropError, box_in_crop, crop_mask, crop_pixels, plan_crop
 
 
 @dataclass(frozen=True)
@@ -73,49 +72,53 @@ class StarkProcessing:
         self.feature_stride = feature_stride
         self.official_flip = official_flip  # the joint flip maps x -> W - 1 - x - w (official parity)
         self._levels = np.arange(256, dtype=np.float64)[:, None] / 255.0
+        self._eval_table = ((self._levels - self.mean) / self.std).T.astype(np.float32)  # no brightness draw
 
-    def _finish(self, patch, mask, box, rng: np.random.Generator, pixels: np.ndarray, lut: np.ndarray):
-        """Per-crop transforms: ``patch`` into ``pixels`` ((S,S,3) uint8), its lookup table into ``lut`` ((3,256)).
+    def _tables(self, factors: list[float]) -> np.ndarray:
+        """(N, 3, 256) float32: per crop, brightness (training: ``factors``), clamp and normalisation as one
+        256-entry table per channel, which :func:`normalize_images` applies (on the training device) with
+        the same values as computing them per pixel."""
+        if not self.training:
+            return np.broadcast_to(self._eval_table, (len(factors), 3, 256)).copy()
+        values = np.clip(self._levels * np.asarray(factors)[:, None, None], 0.0, 1.0)
+        return ((values - self.mean) / self.std).transpose(0, 2, 1).astype(np.float32)
 
-        Brightness, clamp and normalisation of a crop are one 256-entry table per channel, applied by
-        :func:`normalize_images` (on the training device) with the same values as computing them per
-        pixel; the crop flip acts on the uint8 patch, which equals flipping the normalised crop since the
-        table is per pixel. Returns (mask, box) after the flip.
+    def _crops(self, frames, boxes, spec: CropSpec, rng: np.random.Generator, mirrored: bool, pixel_map, factors):
+        """(pixels (N,S,S,3) uint8, masks (N,S,S) bool, boxes (N,4) float64), or None if a crop is unusable;
+        appends each crop's brightness factor to ``factors``.
+
+        Per crop: jitter, the crop's geometry and mask (an unusable crop is rejected before any pixel
+        work), the per-crop draws (brightness, flip), then the pixels, resized straight into the sample's
+        array. The crop flip acts on the uint8 patch (folded into the mirrored crop's own flip), which
+        equals flipping the normalised crop since the table is per pixel.
         """
-        values = self._levels
-        if self.training:
-            factor = rng.uniform(max(0.0, 1.0 - self.brightness_jitter), 1.0 + self.brightness_jitter)
-            values = np.clip(values * factor, 0.0, 1.0)
-            flip = rng.random() < 0.5
-        else:
-            flip = False
-        lut[...] = ((values - self.mean) / self.std).T
-        if flip:
-            cv2.flip(patch, 1, dst=pixels)
-            return mask[:, ::-1], flip_normalized_box(box)
-        pixels[...] = patch
-        return mask, box
-
-    def _crops(self, frames, boxes, spec: CropSpec, rng: np.random.Generator, mirrored: bool, grayscale: bool):
-        """(pixels (N,S,S,3) uint8, luts (N,3,256) float32, masks (N,S,S) bool, boxes (N,4) float64) or None."""
         size = spec.size
         pixels = np.empty((len(frames), size, size, 3), dtype=np.uint8)
-        luts = np.empty((len(frames), 3, 256), dtype=np.float32)
         masks = np.empty((len(frames), size, size), dtype=bool)
         out_boxes = np.empty((len(frames), 4), dtype=np.float64)
         for i, (frame, box) in enumerate(zip(frames, boxes)):
             jittered = jitter_box(box, spec.scale_jitter, spec.center_jitter, rng)
             try:
-                patch, factor, mask = sample_target(
-                    frame, jittered, spec.factor, size, mirrored=mirrored, pixel_map=to_grayscale if grayscale else None
-                )
+                plan = plan_crop(frame.shape, jittered, spec.factor, size, mirrored)
             except CropError:
                 return None
-            if mask.all() or _downsampled_all_padding(mask, self.feature_stride):
+            mask = crop_mask(plan) if plan.padded else None
+            if mask is not None and (mask.all() or _downsampled_all_padding(mask, self.feature_stride)):
                 return None
-            crop_box = box_in_crop(box, jittered, factor, size, normalize=True)
-            masks[i], out_boxes[i] = self._finish(patch, mask, crop_box, rng, pixels[i], luts[i])
-        return pixels, luts, masks, out_boxes
+            crop_box = box_in_crop(box, jittered, plan.resize_factor, size, normalize=True)
+            flip = False
+            if self.training:
+                factors.append(rng.uniform(max(0.0, 1.0 - self.brightness_jitter), 1.0 + self.brightness_jitter))
+                flip = rng.random() < 0.5
+            crop_pixels(frame, plan, pixel_map, out=pixels[i], flip=flip)
+            if mask is None:
+                masks[i] = False
+            else:
+                masks[i] = mask[:, ::-1] if flip else mask
+            out_boxes[i] = flip_normalized_box(crop_box) if flip else crop_box
+        if not self.training:
+            factors.extend([1.0] * len(frames))
+        return pixels, masks, out_boxes
 
     def __call__(
         self,
@@ -133,32 +136,34 @@ class StarkProcessing:
         (Hs,Ws) bool, ``search_boxes`` (4,) normalised ``x,y,w,h``.
         """
         frames = list(template_frames) + list(search_frames)
-        boxes = [np.asarray(b, dtype=np.float64) for b in list(template_boxes) + list(search_boxes)]
-        if not all(np.all(np.isfinite(b)) for b in boxes):
+        boxes = np.array([np.asarray(b, dtype=np.float64) for b in list(template_boxes) + list(search_boxes)])
+        if not np.isfinite(boxes).all():
             return None
         # joint transforms: one draw for the whole sample; grayscale converts only the pixels the crops read
-        grayscale = rng.random() < self.grayscale_prob
+        pixel_map = to_grayscale if rng.random() < self.grayscale_prob else None
         # the joint flip mirrors boxes here and frames inside the crop (only the cropped part is flipped)
         mirrored = rng.random() < 0.5
         if mirrored:
-            boxes = [flip_box(box, frame.shape[1], self.official_flip) for frame, box in zip(frames, boxes)]
+            boxes = flip_box(boxes, np.array([frame.shape[1] for frame in frames]), self.official_flip)
         n_t = len(template_frames)
-        templates = self._crops(frames[:n_t], boxes[:n_t], self.template, rng, mirrored, grayscale)
+        factors: list[float] = []
+        templates = self._crops(frames[:n_t], boxes[:n_t], self.template, rng, mirrored, pixel_map, factors)
         if templates is None:
             return None
-        searches = self._crops(frames[n_t:], boxes[n_t:], self.search, rng, mirrored, grayscale)
+        searches = self._crops(frames[n_t:], boxes[n_t:], self.search, rng, mirrored, pixel_map, factors)
         if searches is None:
             return None
+        tables = self._tables(factors)
         # arrays filled in place, then zero-copy tensors: torch's threaded copies are slow inside busy workers
         return {
             "template_pixels": torch.from_numpy(templates[0]),
-            "template_lut": torch.from_numpy(templates[1]),
-            "template_masks": torch.from_numpy(templates[2]),
-            "template_boxes": torch.from_numpy(templates[3].astype(np.float32)),
+            "template_lut": torch.from_numpy(tables[:n_t]),
+            "template_masks": torch.from_numpy(templates[1]),
+            "template_boxes": torch.from_numpy(templates[2].astype(np.float32)),
             "search_pixels": torch.from_numpy(searches[0][0]),
-            "search_lut": torch.from_numpy(searches[1][0]),
-            "search_masks": torch.from_numpy(searches[2][0]),
-            "search_boxes": torch.from_numpy(searches[3][0].astype(np.float32)),
+            "search_lut": torch.from_numpy(tables[n_t]),
+            "search_masks": torch.from_numpy(searches[1][0]),
+            "search_boxes": torch.from_numpy(searches[2][0].astype(np.float32)),
         }
 
 

@@ -17,14 +17,15 @@ def to_grayscale(image: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(gray, cv2.COLOR_GRAY2RGB)
 
 
-def flip_box(box_xywh: np.ndarray, width: int, official: bool = False) -> np.ndarray:
+def flip_box(box_xywh: np.ndarray, width, official: bool = False) -> np.ndarray:
     """Mirror a box in an image of ``width`` pixels: ``x -> W - x - w`` (pixel-edge coordinates).
 
-    The official transform maps ``x -> W - 1 - x - w``, a one-pixel shift against the mirrored image;
-    this uses the exact mirror (documented deviation) unless ``official`` (``train.official_parity``).
+    Boxes (..., 4) with one width or one per box. The official transform maps ``x -> W - 1 - x - w``, a
+    one-pixel shift against the mirrored image; this uses the exact mirror (documented deviation) unless
+    ``official`` (``train.official_parity``).
     """
-    box = np.asarray(box_xywh, dtype=np.float64).copy()
-    box[0] = width - float(official) - box[0] - box[2]
+    box = np.array(box_xywh, dtype=np.float64)
+    box[..., 0] = np.asarray(width, dtype=np.float64) - float(official) - box[..., 0] - box[..., 2]
     return box
 
 

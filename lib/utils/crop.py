@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import Callable, Optional, Sequence
+import threading
+from typing import Callable, Optional, Sequence, Union
 
 import cv2
 import numpy as np
@@ -40,24 +41,32 @@ def crop_size(box_xywh: Sequence[float], factor: float) -> int:
     return side
 
 
-@functools.lru_cache(maxsize=2048)
-def _resize_taps(src: int, dst: int) -> np.ndarray:
-    """Sorted indices along one axis that ``cv2.resize`` (INTER_LINEAR, ``src -> dst``) reads (read-only).
+@functools.lru_cache(maxsize=4096)
+def _resize_taps(src: int, dst: int) -> Union[slice, np.ndarray]:
+    """Indices along one axis that ``cv2.resize`` (INTER_LINEAR, ``src -> dst``) reads: a slice, or sorted
+    indices (read-only) when they are sparse.
 
     Output ``i`` reads ``floor(x)`` and ``floor(x) + 1`` with ``x = (i + 0.5) * src / dst - 0.5`` (clamped);
     where ``x`` lies within 1e-3 of an integer both neighbours are added, so float rounding in OpenCV's
     own computation of ``x`` cannot make it read an index missing here. When at least half of the span
     from the first to the last index is read, the whole span is returned: filling it through slices
-    costs less than numpy's row gathers.
+    costs less than numpy's row gathers. Below a ratio of 4 that is always the case (every output reads
+    two indices at most ``src / dst`` apart), so only the span's ends are computed.
     """
-    x = (np.arange(dst) + 0.5) * (src / dst) - 0.5
+    scale = src / dst
+    if scale < 4:
+        first, last = 0.5 * scale - 0.5, (dst - 0.5) * scale - 0.5
+        lo = math.floor(first) - (abs(first - round(first)) < 1e-3)
+        hi = math.floor(last) + 1 + (abs(last - round(last)) < 1e-3)
+        return slice(min(max(lo, 0), src - 1), min(max(hi, 0), src - 1) + 1)
+    x = (np.arange(dst) + 0.5) * scale - 0.5
     base = np.floor(x).astype(np.int64)
     near = base[np.abs(x - np.round(x)) < 1e-3]
     used = np.zeros(src, dtype=bool)
     used[np.clip(np.concatenate([base, base + 1, near - 1, near + 2]), 0, src - 1)] = True
     taps = np.flatnonzero(used)
     if 2 * len(taps) > taps[-1] - taps[0] + 1:
-        taps = np.arange(taps[0], taps[-1] + 1)
+        return slice(int(taps[0]), int(taps[-1]) + 1)
     taps.setflags(write=False)
     return taps
 
@@ -69,13 +78,153 @@ def _as_slice(index: np.ndarray):
     return slice(int(index[0]), int(index[-1]) + 1) if index[-1] - index[0] + 1 == len(index) else index
 
 
-def _padding_reach(src: int, dst: int, lo: int, hi: int) -> np.ndarray:
-    """(dst,) bool: outputs of a ``src -> dst`` linear resize that a position outside ``[lo, hi)`` feeds."""
-    # two rows: OpenCV resizes a single row differently (it then drops weights of ~1e-15 that the
-    # full-size mask keeps); from two rows on, each row equals a row of the full (src, src) resize
-    padding = np.ones((2, src), dtype=np.float32)
-    padding[:, max(lo, 0) : max(hi, lo, 0)] = 0.0
-    return cv2.resize(padding, (dst, 2), interpolation=cv2.INTER_LINEAR)[0] != 0
+def _padding_reach(src: int, dst: int, spans: Sequence[tuple[int, int]]) -> np.ndarray:
+    """(len(spans), dst) bool: per ``(lo, hi)``, the outputs of a ``src -> dst`` linear resize that a position
+    outside ``[lo, hi)`` feeds."""
+    # one row per span, at least two: OpenCV resizes a single row differently (it then drops weights of
+    # ~1e-15 that the full-size mask keeps); from two rows on, the vertical pass copies each row as it
+    # is, so each row equals a row of the full (src, src) resize
+    padding = np.ones((max(len(spans), 2), src), dtype=np.float32)
+    for row, (lo, hi) in enumerate(spans):
+        padding[row, max(lo, 0) : max(hi, lo, 0)] = 0.0
+    return cv2.resize(padding, (dst, len(padding)), interpolation=cv2.INTER_LINEAR)[: len(spans)] != 0
+
+
+class _Workspace(threading.local):
+    """Buffers reused by the crops of one thread: a fresh multi-megabyte canvas per crop costs more in page
+    faults than filling it. Contents never outlive a call (every value read is written first)."""
+
+    MAX_BYTES = 64 << 20  # larger canvases are allocated per call and not kept
+
+    def __init__(self):
+        self.buffers: dict[str, np.ndarray] = {}
+
+    def take(self, name: str, shape: tuple[int, ...], dtype) -> np.ndarray:
+        """An uninitialised array of ``shape``, the same memory at every call with this ``name``."""
+        count = math.prod(shape)
+        if dtype != np.uint8 or count > self.MAX_BYTES:
+            return np.empty(shape, dtype=dtype)
+        buffer = self.buffers.get(name)
+        if buffer is None or len(buffer) < count:
+            buffer = self.buffers[name] = np.empty(count, dtype=np.uint8)
+        return buffer[:count].reshape(shape)
+
+
+_WORKSPACE = _Workspace()
+
+
+class CropPlan:
+    """Where the square crop of :func:`plan_crop` lies in its frame (what the pixels and the mask need).
+
+    ``side``: crop side in frame pixels; ``size``: output side; ``x1_pad``/``y1_pad``: padding columns/rows
+    before the frame's content and ``inner_w``/``inner_h`` the content's extent, in crop coordinates (0
+    when the crop misses the frame); ``src_x1``/``src_y1``: the content's corner in the frame (mirrored
+    crops: in the unmirrored frame); ``left``: the column where the content starts in the canvas that is
+    resized; ``flip_patch``/``flip_rows``: a mirrored crop is the mirror of the resized crop, or is resized
+    from mirrored rows (see :func:`sample_target`).
+    """
+
+    __slots__ = (
+        "side", "size", "resize_factor", "x1_pad", "y1_pad", "inner_w", "inner_h",
+        "src_x1", "src_y1", "left", "padded", "flip_patch", "flip_rows",
+    )  # fmt: skip
+
+    def __init__(self, side, size, x1_pad, y1_pad, inner_w, inner_h, src_x1, src_y1, padded, mirrored):
+        self.side, self.size, self.resize_factor = side, size, size / side
+        self.x1_pad, self.y1_pad, self.inner_w, self.inner_h = x1_pad, y1_pad, inner_w, inner_h
+        self.src_x1, self.src_y1, self.padded = src_x1, src_y1, padded
+        # a mirrored crop is the mirror of the resized crop of the frame (its left padding is the mirrored
+        # crop's right padding) where the resize commutes with mirroring; elsewhere the source rows are mirrored
+        self.flip_patch = mirrored and size in MIRROR_EXACT_SIZES and side <= MIRROR_EXACT_MAX_SIDE
+        self.flip_rows = mirrored and not self.flip_patch
+        self.left = side - x1_pad - inner_w if self.flip_patch else x1_pad
+
+
+def plan_crop(
+    image_shape: Sequence[int], box_xywh: Sequence[float], factor: float, output_size: int, mirrored: bool = False
+) -> CropPlan:
+    """The crop :func:`sample_target` takes from a frame of ``image_shape`` ((H, W, ...)); :class:`CropError`
+    when the box defines none."""
+    x, y, w, h = (float(v) for v in box_xywh[:4])
+    side = crop_size(box_xywh, factor)
+    x1 = int(round(x + 0.5 * w - side * 0.5))
+    y1 = int(round(y + 0.5 * h - side * 0.5))
+    x2, y2 = x1 + side, y1 + side
+    im_h, im_w = image_shape[:2]
+    # the official right/bottom padding: one extra zero column/row once the crop reaches the border
+    x1_pad, y1_pad = max(0, -x1), max(0, -y1)
+    x2_pad, y2_pad = max(x2 - im_w + 1, 0), max(y2 - im_h + 1, 0)
+    src_x1, src_x2 = x1 + x1_pad, x2 - x2_pad
+    src_y1, src_y2 = y1 + y1_pad, y2 - y2_pad
+    if mirrored:
+        src_x1, src_x2 = im_w - src_x2, im_w - src_x1
+    inner_w, inner_h = max(src_x2 - src_x1, 0), max(src_y2 - src_y1, 0)
+    if not inner_w or not inner_h:
+        inner_w = inner_h = 0  # the crop lies entirely outside the image: all padding
+    padded = bool(x1_pad or x2_pad or y1_pad or y2_pad)
+    return CropPlan(side, output_size, x1_pad, y1_pad, inner_w, inner_h, src_x1, src_y1, padded, mirrored)
+
+
+def crop_mask(plan: CropPlan) -> np.ndarray:
+    """(S, S) bool, True on every output pixel that padding contributes to: padding reaches a pixel through
+    its row or its column, so two 1-D resizes give it."""
+    if not plan.padded:
+        return np.zeros((plan.size, plan.size), dtype=bool)
+    spans = ((plan.y1_pad, plan.y1_pad + plan.inner_h), (plan.x1_pad, plan.x1_pad + plan.inner_w))
+    rows, columns = _padding_reach(plan.side, plan.size, spans)
+    return rows[:, None] | columns[None, :]
+
+
+def _canvas(image: np.ndarray, plan: CropPlan, pixel_map) -> np.ndarray:
+    """The zero-padded ``side x side`` crop, filled only in the rows the resize reads (the others keep
+    whatever the reused buffer held: their values cannot reach the output)."""
+    side, y1_pad, inner_h = plan.side, plan.y1_pad, plan.inner_h
+    canvas = _WORKSPACE.take("canvas", (side, side) + image.shape[2:], image.dtype)
+    rows = _resize_taps(side, plan.size)
+    if isinstance(rows, slice):
+        canvas[rows.start : min(rows.stop, y1_pad)] = 0
+        canvas[max(rows.start, y1_pad + inner_h) : rows.stop] = 0
+        rows = slice(max(rows.start, y1_pad), min(rows.stop, y1_pad + inner_h))
+    else:
+        canvas[_as_slice(rows[rows < y1_pad])] = 0
+        canvas[_as_slice(rows[rows >= y1_pad + inner_h])] = 0
+        rows = _as_slice(rows[(rows >= y1_pad) & (rows < y1_pad + inner_h)])
+    if isinstance(rows, slice) and rows.stop <= rows.start:
+        return canvas
+    shift = plan.src_y1 - y1_pad
+    source_rows = rows + shift if not isinstance(rows, slice) else slice(rows.start + shift, rows.stop + shift)
+    strip = image[source_rows, plan.src_x1 : plan.src_x1 + plan.inner_w]
+    if pixel_map is not None:
+        strip = pixel_map(strip)
+    left, right = plan.left, plan.left + plan.inner_w
+    canvas[rows, :left] = 0
+    canvas[rows, right:] = 0
+    if plan.flip_rows and isinstance(rows, slice):
+        cv2.flip(strip, 1, dst=canvas[rows, left:right])
+    else:
+        canvas[rows, left:right] = cv2.flip(strip, 1) if plan.flip_rows else strip
+    return canvas
+
+
+def crop_pixels(
+    image: np.ndarray,
+    plan: CropPlan,
+    pixel_map: Optional[Callable[[np.ndarray], np.ndarray]] = None,
+    out: Optional[np.ndarray] = None,
+    flip: bool = False,
+) -> np.ndarray:
+    """(S, S, 3) uint8 crop of ``image`` as ``plan`` places it, mirrored left-right when ``flip``; written into
+    ``out`` when given (C-contiguous or row-strided), else a new array. ``pixel_map`` as in :func:`sample_target`."""
+    size = (plan.size, plan.size)
+    if not plan.padded and not plan.flip_rows and pixel_map is None:
+        source = image[plan.src_y1 : plan.src_y1 + plan.inner_h, plan.src_x1 : plan.src_x1 + plan.inner_w]
+    else:
+        source = _canvas(image, plan, pixel_map)
+    if flip == plan.flip_patch:  # no flip, or the mirrored crop's flip undone by the requested one
+        return cv2.resize(source, size, dst=out, interpolation=cv2.INTER_LINEAR)
+    patch = _WORKSPACE.take("patch", size + image.shape[2:], image.dtype)
+    cv2.resize(source, size, dst=patch, interpolation=cv2.INTER_LINEAR)
+    return cv2.flip(patch, 1, dst=out)
 
 
 def sample_target(
@@ -105,69 +254,11 @@ def sample_target(
 
     The result is the bilinear resize of the zero-padded ``side x side`` crop, but a padded or mirrored crop
     (often several times the output's side) is never built whole: only the rows the resize reads are
-    filled, and the mask comes from two 1-D resizes (padding reaches an output pixel through its row or its
-    column), so the cost follows the output size rather than the crop's area.
+    filled, and the mask comes from two 1-D resizes, so the cost follows the output size rather than the
+    crop's area. :func:`plan_crop`, :func:`crop_pixels` and :func:`crop_mask` are its three steps.
     """
-    x, y, w, h = (float(v) for v in box_xywh[:4])
-    side = crop_size(box_xywh, factor)
-    x1 = int(round(x + 0.5 * w - side * 0.5))
-    y1 = int(round(y + 0.5 * h - side * 0.5))
-    x2, y2 = x1 + side, y1 + side
-    im_h, im_w = image.shape[:2]
-    # the official right/bottom padding: one extra zero column/row once the crop reaches the border
-    x1_pad, y1_pad = max(0, -x1), max(0, -y1)
-    x2_pad, y2_pad = max(x2 - im_w + 1, 0), max(y2 - im_h + 1, 0)
-    src_x1, src_x2 = x1 + x1_pad, x2 - x2_pad
-    src_y1, src_y2 = y1 + y1_pad, y2 - y2_pad
-    if mirrored:
-        src_x1, src_x2 = im_w - src_x2, im_w - src_x1
-    inner_w, inner_h = max(src_x2 - src_x1, 0), max(src_y2 - src_y1, 0)
-    if not inner_w or not inner_h:
-        inner_w = inner_h = 0  # the crop lies entirely outside the image: all padding
-    padded = bool(x1_pad or x2_pad or y1_pad or y2_pad)
-    resize_factor = output_size / side
-    size = (output_size, output_size)
-    # a mirrored crop is the mirror of the resized crop of ``image`` (its left padding is the mirrored
-    # crop's right padding) where the resize commutes with mirroring; elsewhere the source rows are mirrored
-    flip_patch = mirrored and output_size in MIRROR_EXACT_SIZES and side <= MIRROR_EXACT_MAX_SIDE
-    flip_rows = mirrored and not flip_patch
-    left = side - x1_pad - inner_w if flip_patch else x1_pad
-
-    if not padded and not flip_rows and pixel_map is None:
-        patch = cv2.resize(image[src_y1:src_y2, src_x1:src_x2], size, interpolation=cv2.INTER_LINEAR)
-        return (cv2.flip(patch, 1) if flip_patch else patch), resize_factor, np.zeros(size, dtype=bool)
-    # rows the resize never reads stay uninitialised: their values cannot reach the output
-    canvas = np.empty((side, side) + image.shape[2:], dtype=image.dtype)
-    rows = _resize_taps(side, output_size)
-    top, bottom = rows[rows < y1_pad], rows[rows >= y1_pad + inner_h]
-    canvas[_as_slice(top)] = 0
-    canvas[_as_slice(bottom)] = 0
-    rows = _as_slice(rows[(rows >= y1_pad) & (rows < y1_pad + inner_h)])
-    if not isinstance(rows, slice) or rows.stop > rows.start:
-        source_rows = (
-            rows - y1_pad + src_y1
-            if not isinstance(rows, slice)
-            else slice(rows.start - y1_pad + src_y1, rows.stop - y1_pad + src_y1)
-        )
-        strip = image[source_rows, src_x1:src_x2]
-        if pixel_map is not None:
-            strip = pixel_map(strip)
-        canvas[rows, :left] = 0
-        canvas[rows, left + inner_w :] = 0
-        if flip_rows and isinstance(rows, slice):
-            cv2.flip(strip, 1, dst=canvas[rows, left : left + inner_w])
-        else:
-            canvas[rows, left : left + inner_w] = cv2.flip(strip, 1) if flip_rows else strip
-    patch = cv2.resize(canvas, size, interpolation=cv2.INTER_LINEAR)
-    if flip_patch:
-        patch = cv2.flip(patch, 1)
-    if not padded:
-        return patch, resize_factor, np.zeros(size, dtype=bool)
-    mask = (
-        _padding_reach(side, output_size, y1_pad, y1_pad + inner_h)[:, None]
-        | _padding_reach(side, output_size, x1_pad, x1_pad + inner_w)[None, :]
-    )
-    return patch, resize_factor, mask
+    plan = plan_crop(image.shape, box_xywh, factor, output_size, mirrored)
+    return crop_pixels(image, plan, pixel_map), plan.resize_factor, crop_mask(plan)
 
 
 def box_in_crop(

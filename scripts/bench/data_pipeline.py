@@ -41,37 +41,25 @@ class Timers:
 
 
 def instrument(timers: Timers) -> None:
-    """Wrap the decode, file-read and crop functions with timers (this process only)."""
-    decode, read_bytes, crop = (
-        image_source.decode_image,
-        image_source.FolderSource.read_bytes,
-        processing_module.sample_target,
-    )
+    """Wrap the decode, file-read and crop functions (a crop: its geometry, mask and pixels) with timers
+    (this process only)."""
 
-    def timed_decode(data, key):
-        start = time.perf_counter()
-        try:
-            return decode(data, key)
-        finally:
-            timers.decode += time.perf_counter() - start
+    def timed(owner, name: str, timer: str) -> None:
+        function = getattr(owner, name)
 
-    def timed_read(self, key):
-        start = time.perf_counter()
-        try:
-            return read_bytes(self, key)
-        finally:
-            timers.read += time.perf_counter() - start
+        def wrapper(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                setattr(timers, timer, getattr(timers, timer) + time.perf_counter() - start)
 
-    def timed_crop(*args, **kwargs):
-        start = time.perf_counter()
-        try:
-            return crop(*args, **kwargs)
-        finally:
-            timers.crop += time.perf_counter() - start
+        setattr(owner, name, wrapper)
 
-    image_source.decode_image = timed_decode
-    image_source.FolderSource.read_bytes = timed_read
-    processing_module.sample_target = timed_crop
+    timed(image_source, "decode_image", "decode")
+    timed(image_source.FolderSource, "read_bytes", "read")
+    for name in ("plan_crop", "crop_mask", "crop_pixels"):
+        timed(processing_module, name, "crop")
 
 
 # dataset name -> (layout, frame width, height): the resolution most of the benchmark's videos have
@@ -117,7 +105,9 @@ def run(settings: LocalSettings, names: list[str], mode: str, samples: int, cach
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data_dir", default=None, help="folder holding got10k/ lasot/ trackingnet/ coco/ (default: generate)")
+    parser.add_argument(
+        "--data_dir", default=None, help="folder holding got10k/ lasot/ trackingnet/ coco/ (default: generate)"
+    )
     parser.add_argument("--samples", type=int, default=60, help="samples per measurement")
     parser.add_argument("--sequences", type=int, default=3, help="generated sequences (images for COCO: x10) per set")
     parser.add_argument("--frames", type=int, default=40, help="frames per generated sequence")
