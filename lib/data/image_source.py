@@ -82,11 +82,25 @@ class FolderSource(ImageSource):
         return os.path.join(self.root, key) if key else self.root
 
     def read_bytes(self, key: str) -> bytes:
+        # os-level calls: a Python file object's layers cost more than the read itself for one frame
+        path = self._path(key)
         try:
-            with open(self._path(key), "rb") as handle:
-                return handle.read()
-        except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as exc:
-            raise FileNotFoundError(self._path(key)) from exc
+            handle = os.open(path, os.O_RDONLY)
+        except (FileNotFoundError, NotADirectoryError) as exc:
+            raise FileNotFoundError(path) from exc
+        try:
+            size = os.fstat(handle).st_size
+            data = os.read(handle, size + 1)  # a regular file in one call: a short read is its end
+            if len(data) > size:  # grown since, or a file without a size (st_size 0)
+                chunks = [data]
+                while chunks[-1]:
+                    chunks.append(os.read(handle, 1 << 20))
+                data = b"".join(chunks)
+        except IsADirectoryError as exc:
+            raise FileNotFoundError(path) from exc
+        finally:
+            os.close(handle)
+        return data
 
     def exists(self, key: str) -> bool:
         return os.path.exists(self._path(key))

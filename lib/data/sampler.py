@@ -49,6 +49,14 @@ def _outside(frame: np.ndarray, box: np.ndarray) -> bool:
     return x >= w or y >= h or x + bw <= 0 or y + bh <= 0
 
 
+def _seed_words(*numbers: int):
+    """``numbers`` as SeedSequence entropy: a uint32 array when every one fits (the same seed as the list,
+    which SeedSequence converts word by word, at a fraction of the cost), else the list itself."""
+    if all(0 <= n < 1 << 32 for n in numbers):
+        return np.array(numbers, dtype=np.uint32)
+    return list(numbers)
+
+
 def redraw_summary(names: Sequence[str], counts: np.ndarray) -> str:
     """``GOT10K_all: 3 (box outside image 2, unusable crop 1)`` for every dataset with redrawn samples."""
     parts = []
@@ -150,6 +158,9 @@ class TrackingSampleDataset(Dataset):
         self.datasets = list(datasets)
         weights = np.asarray(ratios, dtype=np.float64)
         self.probs = weights / weights.sum()
+        # rng.choice(len(probs), p=probs) without its per-call checks: the same draw from the same uniform
+        self._cdf = self.probs.cumsum()
+        self._cdf /= self._cdf[-1]
         self.samples_per_epoch = samples_per_epoch
         self.processing = processing
         self.opts = options
@@ -241,7 +252,7 @@ class TrackingSampleDataset(Dataset):
     # -- one attempt --
     def _pick(self, rng: np.random.Generator, with_absence: bool = False) -> tuple[int, int]:
         """A dataset and one of its sequences; the sequence is -1 when that dataset has none to offer."""
-        d = int(rng.choice(len(self.datasets), p=self.probs))
+        d = int(self._cdf.searchsorted(rng.random(), side="right"))
         pool = self.with_absence[d] if with_absence else self.eligible[d]
         return d, (int(pool[rng.integers(0, len(pool))]) if len(pool) else -1)
 
@@ -291,26 +302,27 @@ class TrackingSampleDataset(Dataset):
         if s < 0:
             return (d, int(self.eligible[d][0])), None, REDRAW_REASONS[2]
         ds = self.datasets[d]
-        seq = ds.sequence(s)
-        drawn = self._frame_ids(ds, seq.visible, rng)
+        span = ds.index.span(s)
+        boxes, visible = ds.index.boxes[span], ds.index.visible[span]
+        drawn = self._frame_ids(ds, visible, rng)
         if drawn is None:
             return (d, s), None, REDRAW_REASONS[2]
         template_ids, search_ids = drawn
         loaded: dict = {}
         templates = self._load(d, s, template_ids, loaded)
-        template_boxes = [seq.boxes[i] for i in template_ids]
+        template_boxes = [boxes[i] for i in template_ids]
         label = None
         search_source = (d, s, search_ids)
         if self.opts.train_cls and (rng.random() >= self.opts.pos_prob if want_negative is None else want_negative):
             label = 0.0
-            negative = self._negative_search(d, s, seq.visible, rng, loaded)
+            negative = self._negative_search(d, s, visible, rng, loaded)
             if negative is None:
                 return (d, s), None, REDRAW_REASONS[2]
             searches, search_boxes, search_source = negative
         else:
             label = 1.0 if self.opts.train_cls else None
             searches = self._load(d, s, search_ids, loaded)
-            search_boxes = [seq.boxes[i] for i in search_ids]
+            search_boxes = [boxes[i] for i in search_ids]
         sample = self.processing(templates, template_boxes, searches, search_boxes, rng)
         if sample is None:
             frames, boxes = templates + searches, template_boxes + search_boxes
@@ -322,7 +334,7 @@ class TrackingSampleDataset(Dataset):
             sd, ss, sids = search_source
             sample["meta"] = {
                 "dataset": ds.name,
-                "sequence": seq.name,
+                "sequence": ds.index.name(s),
                 "template_ids": torch.tensor(template_ids),
                 "search_dataset": self.datasets[sd].name,
                 "search_sequence": self.datasets[sd].sequence(ss).name,
@@ -332,7 +344,7 @@ class TrackingSampleDataset(Dataset):
 
     def __getitem__(self, key) -> dict:
         epoch, index = key if isinstance(key, tuple) else (self.epoch, key)
-        rng = np.random.default_rng([self.seed, int(epoch), int(index)])
+        rng = np.random.default_rng(_seed_words(self.seed, int(epoch), int(index)))
         failed: Counter = Counter()
         redraws = np.zeros((len(self.datasets), len(REDRAW_REASONS)), dtype=np.int64)
         for _ in range(self.opts.max_redraws + 1):

@@ -275,11 +275,14 @@ def box_in_crop(
     Returns:
         (4,) float64 ``[x, y, w, h]`` in crop pixels, or divided by ``output_size`` when ``normalize``.
     """
-    box = np.asarray(box_xywh, dtype=np.float64)[:4]
-    ref = np.asarray(crop_center_box_xywh, dtype=np.float64)[:4]
-    centre = (output_size - 1) / 2 + (box[:2] + 0.5 * box[2:] - (ref[:2] + 0.5 * ref[2:])) * resize_factor
-    size = box[2:] * resize_factor
-    out = np.concatenate([centre - 0.5 * size, size])
+    # per-axis float arithmetic: the same operations in the same order as on (2,) arrays, with less overhead
+    x, y, w, h = np.asarray(box_xywh, dtype=np.float64)[:4].tolist()
+    ref_x, ref_y, ref_w, ref_h = np.asarray(crop_center_box_xywh, dtype=np.float64)[:4].tolist()
+    middle = (output_size - 1) / 2
+    x_centre = middle + (x + 0.5 * w - (ref_x + 0.5 * ref_w)) * resize_factor
+    y_centre = middle + (y + 0.5 * h - (ref_y + 0.5 * ref_h)) * resize_factor
+    w, h = w * resize_factor, h * resize_factor
+    out = np.array([x_centre - 0.5 * w, y_centre - 0.5 * h, w, h])
     return out / output_size if normalize else out
 
 

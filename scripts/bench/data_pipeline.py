@@ -105,9 +105,7 @@ def run(settings: LocalSettings, names: list[str], mode: str, samples: int, cach
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument(
-        "--data_dir", default=None, help="folder holding got10k/ lasot/ trackingnet/ coco/ (default: generate)"
-    )
+    parser.add_argument("--data_dir", default=None, help="folder holding got10k/ lasot/ trackingnet/ coco/ (default: generate)")
     parser.add_argument("--samples", type=int, default=60, help="samples per measurement")
     parser.add_argument("--sequences", type=int, default=3, help="generated sequences (images for COCO: x10) per set")
     parser.add_argument("--frames", type=int, default=40, help="frames per generated sequence")
