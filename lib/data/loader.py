@@ -22,6 +22,7 @@ from lib.data.processing import CropSpec, StarkProcessing
 from lib.data.registry import build_dataset
 from lib.data.sampler import REDRAW_REASONS, SamplerOptions, TrackingSampleDataset, redraw_summary
 from lib.train.objectives import objective_class
+from lib.utils.memory import keep_freed_memory
 
 logger = logging.getLogger(__name__)
 
@@ -82,10 +83,12 @@ def take_redraw_summary(loader) -> str:
     return redraw_summary([ds.name for ds in parts[0][0].dataset.datasets], sum(c for _, c in parts))
 
 
-def _worker_init(_: int) -> None:
+def setup_worker_process(_: int = 0) -> None:
+    """What each DataLoader worker runs first (``scripts/bench/data_pipeline.py`` too, standing for one)."""
     # one thread per worker: the workers already use every core
     cv2.setNumThreads(1)
     torch.set_num_threads(1)
+    keep_freed_memory()  # frames of several MB per sample: no page faults to map each one anew
 
 
 def crop_spec(crop: CropConfig) -> CropSpec:
@@ -163,7 +166,7 @@ def build_data_loader(
     workers = cfg.train.num_worker
     if workers > 0:
         # a worker forked while this process's OpenCV thread pool is up can hang in its first OpenCV call
-        # (reproduced: 2 of 3 forks after a multi-threaded resize hung in _worker_init's setNumThreads);
+        # (reproduced: 2 of 3 forks after a multi-threaded resize hung in setup_worker_process's setNumThreads);
         # with one OpenCV thread here there is no pool for the fork to inherit
         cv2.setNumThreads(1)
     # DataLoader draws the workers' base seed when an iterator is created, from the global torch RNG
@@ -179,7 +182,7 @@ def build_data_loader(
         num_workers=workers,
         drop_last=True,
         persistent_workers=workers > 0,
-        worker_init_fn=_worker_init if workers > 0 else None,
+        worker_init_fn=setup_worker_process if workers > 0 else None,
         pin_memory=False,
         generator=generator,
     )

@@ -23,14 +23,13 @@ import tempfile
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 import lib.data.image_source as image_source
 import lib.data.processing as processing_module
 from lib.config.local import LocalSettings
 from lib.config.schema import Config
-from lib.data.loader import build_sampler
+from lib.data.loader import build_sampler, setup_worker_process
 from lib.data.synthetic import generate_dataset
 from lib.utils.logging import setup_logging
 
@@ -113,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", action="store_true", help="also run with data.cache_frames")
     args = parser.parse_args(argv)
     setup_logging(logging.WARNING)
-    cv2.setNumThreads(1)  # a DataLoader worker runs single-threaded
+    setup_worker_process()  # as a DataLoader worker: one thread, freed frame memory kept mapped
     np.random.seed(0)
     print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
     with tempfile.TemporaryDirectory() as tmp:
