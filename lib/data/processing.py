@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from lib.data.transforms import flip_box, flip_normalized_box, jitter_box, to_grayscale
-from lib.utils.crop import CropError, box_in_crop, crop_mask, crop_pixels, plan_crop
+from lib.utils.crop import CropError, box_in_crop, crop_mask, crop_pixels, padding_reach, plan_crop
 
 
 @dataclass(frozen=True)
@@ -39,13 +39,15 @@ class CropSpec:
 def _nearest_index(size: int, stride: int) -> np.ndarray:
     """Source indices of a nearest downsampling to ``size // stride`` (``floor(i * in / out)``, as torch)."""
     out = max(1, size // stride)
-    return np.floor(np.arange(out) * (size / out)).astype(np.int64)[:, None]
+    return np.floor(np.arange(out) * (size / out)).astype(np.int64)
 
 
-def _downsampled_all_padding(mask: np.ndarray, stride: int) -> bool:
-    """True when the mask, nearest-downsampled to the feature grid, is all padding."""
-    index = _nearest_index(mask.shape[0], stride)
-    return bool(mask[index, index.T].all())
+def _all_padding(rows: np.ndarray, columns: np.ndarray, stride: int) -> bool:
+    """True when the mask ``rows | columns`` (outer OR), nearest-downsampled to the feature grid, is all
+    padding (so is a mask that is all padding at full size): when every sampled row or every sampled
+    column is padding-fed, and only then."""
+    index = _nearest_index(len(rows), stride)
+    return bool(rows[index].all() or columns[index].all())
 
 
 class StarkProcessing:
@@ -80,7 +82,8 @@ class StarkProcessing:
         the same values as computing them per pixel."""
         if not self.training:
             return np.broadcast_to(self._eval_table, (len(factors), 3, 256)).copy()
-        values = np.clip(self._levels * np.asarray(factors)[:, None, None], 0.0, 1.0)
+        # minimum/maximum: np.clip's values for finite input, without its Python-level checks
+        values = np.minimum(np.maximum(self._levels * np.asarray(factors)[:, None, None], 0.0), 1.0)
         return ((values - self.mean) / self.std).transpose(0, 2, 1).astype(np.float32)
 
     def _crops(self, frames, boxes, spec: CropSpec, rng: np.random.Generator, mirrored: bool, pixel_map, factors):
@@ -102,8 +105,7 @@ class StarkProcessing:
                 plan = plan_crop(frame.shape, jittered, spec.factor, size, mirrored)
             except CropError:
                 return None
-            mask = crop_mask(plan) if plan.padded else None
-            if mask is not None and (mask.all() or _downsampled_all_padding(mask, self.feature_stride)):
+            if plan.padded and _all_padding(*padding_reach(plan), self.feature_stride):
                 return None
             crop_box = box_in_crop(box, jittered, plan.resize_factor, size, normalize=True)
             flip = False
@@ -111,10 +113,10 @@ class StarkProcessing:
                 factors.append(rng.uniform(max(0.0, 1.0 - self.brightness_jitter), 1.0 + self.brightness_jitter))
                 flip = rng.random() < 0.5
             crop_pixels(frame, plan, pixel_map, out=pixels[i], flip=flip)
-            if mask is None:
-                masks[i] = False
+            if plan.padded:
+                crop_mask(plan, flip, out=masks[i])
             else:
-                masks[i] = mask[:, ::-1] if flip else mask
+                masks[i] = False
             out_boxes[i] = flip_normalized_box(crop_box) if flip else crop_box
         if not self.training:
             factors.extend([1.0] * len(frames))

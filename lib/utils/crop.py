@@ -121,12 +121,12 @@ class CropPlan:
     when the crop misses the frame); ``src_x1``/``src_y1``: the content's corner in the frame (mirrored
     crops: in the unmirrored frame); ``left``: the column where the content starts in the canvas that is
     resized; ``flip_patch``/``flip_rows``: a mirrored crop is the mirror of the resized crop, or is resized
-    from mirrored rows (see :func:`sample_target`).
+    from mirrored rows (see :func:`sample_target`); ``reach``: see :func:`padding_reach`.
     """
 
     __slots__ = (
         "side", "size", "resize_factor", "x1_pad", "y1_pad", "inner_w", "inner_h",
-        "src_x1", "src_y1", "left", "padded", "flip_patch", "flip_rows",
+        "src_x1", "src_y1", "left", "padded", "flip_patch", "flip_rows", "reach",
     )  # fmt: skip
 
     def __init__(self, side, size, x1_pad, y1_pad, inner_w, inner_h, src_x1, src_y1, padded, mirrored):
@@ -138,6 +138,7 @@ class CropPlan:
         self.flip_patch = mirrored and size in MIRROR_EXACT_SIZES and side <= MIRROR_EXACT_MAX_SIDE
         self.flip_rows = mirrored and not self.flip_patch
         self.left = side - x1_pad - inner_w if self.flip_patch else x1_pad
+        self.reach = None  # set by padding_reach
 
 
 def plan_crop(
@@ -165,14 +166,23 @@ def plan_crop(
     return CropPlan(side, output_size, x1_pad, y1_pad, inner_w, inner_h, src_x1, src_y1, padded, mirrored)
 
 
-def crop_mask(plan: CropPlan) -> np.ndarray:
-    """(S, S) bool, True on every output pixel that padding contributes to: padding reaches a pixel through
-    its row or its column, so two 1-D resizes give it."""
-    if not plan.padded:
-        return np.zeros((plan.size, plan.size), dtype=bool)
-    spans = ((plan.y1_pad, plan.y1_pad + plan.inner_h), (plan.x1_pad, plan.x1_pad + plan.inner_w))
-    rows, columns = _padding_reach(plan.side, plan.size, spans)
-    return rows[:, None] | columns[None, :]
+def padding_reach(plan: CropPlan) -> tuple[np.ndarray, np.ndarray]:
+    """(rows (S,), columns (S,)) bool: the output rows and columns that padding feeds (computed once per
+    plan). Padding reaches a pixel through its row or its column, so the mask is their outer OR."""
+    if plan.reach is None:
+        if not plan.padded:
+            plan.reach = (np.zeros(plan.size, dtype=bool),) * 2
+        else:
+            spans = ((plan.y1_pad, plan.y1_pad + plan.inner_h), (plan.x1_pad, plan.x1_pad + plan.inner_w))
+            plan.reach = tuple(_padding_reach(plan.side, plan.size, spans))
+    return plan.reach
+
+
+def crop_mask(plan: CropPlan, flip: bool = False, out: Optional[np.ndarray] = None) -> np.ndarray:
+    """(S, S) bool, True on every output pixel that padding contributes to (mirrored left-right when
+    ``flip``); written into ``out`` when given."""
+    rows, columns = padding_reach(plan)
+    return np.logical_or(rows[:, None], (columns[::-1] if flip else columns)[None, :], out=out)
 
 
 def _canvas(image: np.ndarray, plan: CropPlan, pixel_map) -> np.ndarray:
@@ -255,7 +265,7 @@ def sample_target(
     The result is the bilinear resize of the zero-padded ``side x side`` crop, but a padded or mirrored crop
     (often several times the output's side) is never built whole: only the rows the resize reads are
     filled, and the mask comes from two 1-D resizes, so the cost follows the output size rather than the
-    crop's area. :func:`plan_crop`, :func:`crop_pixels` and :func:`crop_mask` are its three steps.
+    crop's area. :func:`plan_crop`, :func:`crop_pixels` and :func:`crop_mask` are its steps.
     """
     plan = plan_crop(image.shape, box_xywh, factor, output_size, mirrored)
     return crop_pixels(image, plan, pixel_map), plan.resize_factor, crop_mask(plan)

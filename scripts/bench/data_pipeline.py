@@ -57,7 +57,7 @@ def instrument(timers: Timers) -> None:
 
     timed(image_source, "decode_image", "decode")
     timed(image_source.FolderSource, "read_bytes", "read")
-    for name in ("plan_crop", "crop_mask", "crop_pixels"):
+    for name in ("plan_crop", "padding_reach", "crop_mask", "crop_pixels"):
         timed(processing_module, name, "crop")
 
 
