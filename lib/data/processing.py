@@ -21,8 +21,8 @@ from typing import Optional, Sequence
 import numpy as np
 import torch
 
-from lib.data.transforms import flip_box, flip_normalized_box, jitter_box, to_grayscale
-from lib.utils.crop import CropError, box_in_crop, crop_mask, crop_pixels, padding_reach, plan_crop
+from lib.data.transforms import flip_box, flip_normalized_box, jitter_xywh, to_grayscale
+from lib.utils.crop import CropError, crop_mask, crop_pixels, map_box, padding_reach, plan_crop
 
 
 @dataclass(frozen=True)
@@ -99,15 +99,16 @@ class StarkProcessing:
         pixels = np.empty((len(frames), size, size, 3), dtype=np.uint8)
         masks = np.empty((len(frames), size, size), dtype=bool)
         out_boxes = np.empty((len(frames), 4), dtype=np.float64)
+        flips = np.zeros(len(frames), dtype=bool)
         for i, (frame, box) in enumerate(zip(frames, boxes)):
-            jittered = jitter_box(box, spec.scale_jitter, spec.center_jitter, rng)
+            jittered = jitter_xywh(*box, spec.scale_jitter, spec.center_jitter, rng)
             try:
                 plan = plan_crop(frame.shape, jittered, spec.factor, size, mirrored)
             except CropError:
                 return None
             if plan.padded and _all_padding(*padding_reach(plan), self.feature_stride):
                 return None
-            crop_box = box_in_crop(box, jittered, plan.resize_factor, size, normalize=True)
+            out_boxes[i] = map_box(box, jittered, plan.resize_factor, size, normalize=True)
             flip = False
             if self.training:
                 factors.append(rng.uniform(max(0.0, 1.0 - self.brightness_jitter), 1.0 + self.brightness_jitter))
@@ -117,7 +118,9 @@ class StarkProcessing:
                 crop_mask(plan, flip, out=masks[i])
             else:
                 masks[i] = False
-            out_boxes[i] = flip_normalized_box(crop_box) if flip else crop_box
+            flips[i] = flip
+        if flips.any():
+            out_boxes[flips] = flip_normalized_box(out_boxes[flips])
         if not self.training:
             factors.extend([1.0] * len(frames))
         return pixels, masks, out_boxes
@@ -138,7 +141,7 @@ class StarkProcessing:
         (Hs,Ws) bool, ``search_boxes`` (4,) normalised ``x,y,w,h``.
         """
         frames = list(template_frames) + list(search_frames)
-        boxes = np.array([np.asarray(b, dtype=np.float64) for b in list(template_boxes) + list(search_boxes)])
+        boxes = np.array(list(template_boxes) + list(search_boxes), dtype=np.float64)
         if not np.isfinite(boxes).all():
             return None
         # joint transforms: one draw for the whole sample; grayscale converts only the pixels the crops read
@@ -148,6 +151,7 @@ class StarkProcessing:
         if mirrored:
             boxes = flip_box(boxes, np.array([frame.shape[1] for frame in frames]), self.official_flip)
         n_t = len(template_frames)
+        boxes = boxes[:, :4].tolist()  # per crop, floats: cheaper to compute with than (4,) arrays
         factors: list[float] = []
         templates = self._crops(frames[:n_t], boxes[:n_t], self.template, rng, mirrored, pixel_map, factors)
         if templates is None:

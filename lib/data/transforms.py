@@ -32,21 +32,28 @@ def flip_box(box_xywh: np.ndarray, width, official: bool = False) -> np.ndarray:
 
 
 def flip_normalized_box(box_xywh: np.ndarray) -> np.ndarray:
-    """Mirror a box in normalised crop coordinates: ``x -> 1 - x - w``."""
-    box = np.asarray(box_xywh, dtype=np.float64).copy()
-    box[0] = 1.0 - box[0] - box[2]
+    """Mirror boxes (..., 4) in normalised crop coordinates: ``x -> 1 - x - w``."""
+    box = np.array(box_xywh, dtype=np.float64)
+    box[..., 0] = 1.0 - box[..., 0] - box[..., 2]
     return box
 
 
 def jitter_box(box_xywh: np.ndarray, scale_jitter: float, center_jitter: float, rng: np.random.Generator) -> np.ndarray:
     """Official jitter: size ``wh * exp(N(0,1) * scale_jitter)`` (per axis), centre moved by up to
     ``sqrt(w' h') * center_jitter / 2`` per axis, uniformly. Returns (4,) ``x, y, w, h``."""
-    # per-axis float arithmetic: the same operations in the same order as on (2,) arrays, with less overhead
     x, y, w, h = np.asarray(box_xywh, dtype=np.float64)[:4].tolist()
+    return np.array(jitter_xywh(x, y, w, h, scale_jitter, center_jitter, rng))
+
+
+def jitter_xywh(
+    x: float, y: float, w: float, h: float, scale_jitter: float, center_jitter: float, rng: np.random.Generator
+) -> tuple[float, float, float, float]:
+    """:func:`jitter_box` on four floats (the per-crop call of the training pipeline)."""
+    # per-axis float arithmetic: the same operations in the same order as on (2,) arrays, with less overhead
     scale_w, scale_h = np.exp(rng.standard_normal(2) * scale_jitter).tolist()
     w, h, x_centre, y_centre = w * scale_w, h * scale_h, x + 0.5 * w, y + 0.5 * h
     max_offset = math.sqrt(w * h) * center_jitter
     shift_x, shift_y = rng.random(2).tolist()
     x_centre += max_offset * (shift_x - 0.5)
     y_centre += max_offset * (shift_y - 0.5)
-    return np.array([x_centre - 0.5 * w, y_centre - 0.5 * h, w, h])
+    return x_centre - 0.5 * w, y_centre - 0.5 * h, w, h

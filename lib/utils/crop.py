@@ -146,7 +146,7 @@ def plan_crop(
 ) -> CropPlan:
     """The crop :func:`sample_target` takes from a frame of ``image_shape`` ((H, W, ...)); :class:`CropError`
     when the box defines none."""
-    x, y, w, h = (float(v) for v in box_xywh[:4])
+    x, y, w, h = map(float, box_xywh[:4])
     side = crop_size(box_xywh, factor)
     x1 = int(round(x + 0.5 * w - side * 0.5))
     y1 = int(round(y + 0.5 * h - side * 0.5))
@@ -285,15 +285,28 @@ def box_in_crop(
     Returns:
         (4,) float64 ``[x, y, w, h]`` in crop pixels, or divided by ``output_size`` when ``normalize``.
     """
+    box = np.asarray(box_xywh, dtype=np.float64)[:4].tolist()
+    reference = np.asarray(crop_center_box_xywh, dtype=np.float64)[:4].tolist()
+    return np.array(map_box(box, reference, resize_factor, output_size, normalize))
+
+
+def map_box(
+    box_xywh: Sequence[float],
+    crop_center_box_xywh: Sequence[float],
+    resize_factor: float,
+    output_size: int,
+    normalize: bool = True,
+) -> tuple[float, float, float, float]:
+    """:func:`box_in_crop` on sequences of floats, returning floats (the per-crop call of the training pipeline)."""
     # per-axis float arithmetic: the same operations in the same order as on (2,) arrays, with less overhead
-    x, y, w, h = np.asarray(box_xywh, dtype=np.float64)[:4].tolist()
-    ref_x, ref_y, ref_w, ref_h = np.asarray(crop_center_box_xywh, dtype=np.float64)[:4].tolist()
+    x, y, w, h = box_xywh[:4]
+    ref_x, ref_y, ref_w, ref_h = crop_center_box_xywh[:4]
     middle = (output_size - 1) / 2
     x_centre = middle + (x + 0.5 * w - (ref_x + 0.5 * ref_w)) * resize_factor
     y_centre = middle + (y + 0.5 * h - (ref_y + 0.5 * ref_h)) * resize_factor
     w, h = w * resize_factor, h * resize_factor
-    out = np.array([x_centre - 0.5 * w, y_centre - 0.5 * h, w, h])
-    return out / output_size if normalize else out
+    out = (x_centre - 0.5 * w, y_centre - 0.5 * h, w, h)
+    return tuple(v / output_size for v in out) if normalize else out
 
 
 def normalize_patch(patch: np.ndarray, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
