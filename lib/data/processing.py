@@ -99,7 +99,7 @@ class StarkProcessing:
         pixels = np.empty((len(frames), size, size, 3), dtype=np.uint8)
         masks = np.empty((len(frames), size, size), dtype=bool)
         out_boxes = np.empty((len(frames), 4), dtype=np.float64)
-        flips = np.zeros(len(frames), dtype=bool)
+        flips = []
         for i, (frame, box) in enumerate(zip(frames, boxes)):
             jittered = jitter_xywh(*box, spec.scale_jitter, spec.center_jitter, rng)
             try:
@@ -118,8 +118,8 @@ class StarkProcessing:
                 crop_mask(plan, flip, out=masks[i])
             else:
                 masks[i] = False
-            flips[i] = flip
-        if flips.any():
+            flips.append(flip)
+        if any(flips):
             out_boxes[flips] = flip_normalized_box(out_boxes[flips])
         if not self.training:
             factors.extend([1.0] * len(frames))
@@ -142,7 +142,7 @@ class StarkProcessing:
         """
         frames = list(template_frames) + list(search_frames)
         boxes = np.array(list(template_boxes) + list(search_boxes), dtype=np.float64)
-        if not np.isfinite(boxes).all():
+        if not np.logical_and.reduce(np.isfinite(boxes), axis=None):
             return None
         # joint transforms: one draw for the whole sample; grayscale converts only the pixels the crops read
         pixel_map = to_grayscale if rng.random() < self.grayscale_prob else None

@@ -27,6 +27,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 import torch
+from numpy.random import default_rng
 from torch.utils.data import Dataset
 
 from lib.data.datasets.base import TrackingDataset
@@ -113,6 +114,8 @@ def sample_visible_ids(
         candidates = np.flatnonzero(window)
     if len(candidates) == 0:
         return None
+    if num == 1:  # a scalar draw: the same number as a draw of one, at a fraction of the cost
+        return [lo + int(candidates[rng.integers(0, len(candidates))])]
     return [int(lo + c) for c in candidates[rng.integers(0, len(candidates), num)]]
 
 
@@ -344,7 +347,7 @@ class TrackingSampleDataset(Dataset):
 
     def __getitem__(self, key) -> dict:
         epoch, index = key if isinstance(key, tuple) else (self.epoch, key)
-        rng = np.random.default_rng(_seed_words(self.seed, int(epoch), int(index)))
+        rng = default_rng(_seed_words(self.seed, int(epoch), int(index)))
         failed: Counter = Counter()
         redraws = np.zeros((len(self.datasets), len(REDRAW_REASONS)), dtype=np.int64)
         for _ in range(self.opts.max_redraws + 1):
