@@ -84,7 +84,10 @@ class StarkProcessing:
             return np.broadcast_to(self._eval_table, (len(factors), 3, 256)).copy()
         # minimum/maximum: np.clip's values for finite input, without its Python-level checks
         values = np.minimum(np.maximum(self._levels * np.asarray(factors)[:, None, None], 0.0), 1.0)
-        return ((values - self.mean) / self.std).transpose(0, 2, 1).astype(np.float32)
+        tables = np.empty((len(factors), 3, 256), dtype=np.float32)
+        # float64 arithmetic rounded once into the float32 tables, as astype(np.float32) would
+        np.divide(values - self.mean, self.std, out=tables.transpose(0, 2, 1), casting="same_kind")
+        return tables
 
     def _crops(self, frames, boxes, spec: CropSpec, rng: np.random.Generator, mirrored: bool, pixel_map, factors):
         """(pixels (N,S,S,3) uint8, masks (N,S,S) bool, boxes (N,4) float64), or None if a crop is unusable;
