@@ -190,3 +190,55 @@ def test_resize_commutes_with_mirroring_at_the_sizes_that_rely_on_it():
                 cv2.flip(cv2.resize(rows, (size, 6), interpolation=cv2.INTER_LINEAR), 1),
                 err_msg=f"{size} {side}",
             )
+
+
+def test_crop_pixels_and_mask_write_into_given_arrays_and_mirror_on_request():
+    import cv2
+
+    from lib.utils.crop import crop_mask, crop_pixels, plan_crop
+
+    rng = np.random.default_rng(5)
+    pixels = np.zeros((2, 64, 64, 3), dtype=np.uint8)
+    masks = np.zeros((2, 64, 64), dtype=bool)
+    for case in range(120):
+        image = rng.integers(1, 256, size=(int(rng.integers(20, 120)), int(rng.integers(20, 120)), 3), dtype=np.uint8)
+        w, h = rng.uniform(2, 60), rng.uniform(2, 60)
+        box = [rng.uniform(-w, image.shape[1]), rng.uniform(-h, image.shape[0]), w, h]
+        mirrored, flip = bool(case % 2), bool(case % 3)
+        patch, _, mask = sample_target(image, box, 4.0, 64, mirrored=mirrored)
+        plan = plan_crop(image.shape, box, 4.0, 64, mirrored)
+        written = crop_pixels(image, plan, out=pixels[case % 2], flip=flip)
+        crop_mask(plan, flip, out=masks[case % 2])
+        assert np.shares_memory(written, pixels)
+        np.testing.assert_array_equal(pixels[case % 2], cv2.flip(patch, 1) if flip else patch, err_msg=str(case))
+        np.testing.assert_array_equal(masks[case % 2], mask[:, ::-1] if flip else mask, err_msg=str(case))
+
+
+def test_padding_reach_of_several_spans_is_each_span_alone():
+    import cv2
+
+    from lib.utils.crop import _padding_reach
+
+    rng = np.random.default_rng(2)
+    for _ in range(300):
+        src, dst = int(rng.integers(1, 3000)), int(rng.choice([64, 128, 320, int(rng.integers(1, 200))]))
+        spans = [(int(lo), int(lo + rng.integers(0, src + 2))) for lo in rng.integers(-2, src + 2, size=2)]
+        together = _padding_reach(src, dst, spans)
+        for row, span in zip(together, spans):
+            padding = np.ones((2, src), dtype=np.float32)
+            padding[:, max(span[0], 0) : max(span[1], span[0], 0)] = 0
+            alone = cv2.resize(padding, (dst, 2), interpolation=cv2.INTER_LINEAR)[0] != 0
+            np.testing.assert_array_equal(row, alone, err_msg=f"{src} {dst} {span}")
+
+
+def test_resize_taps_below_four_to_one_are_the_span_of_the_indices_read():
+    from lib.utils.crop import _resize_taps
+
+    for dst in (1, 7, 64, 128, 320):
+        for src in range(1, 4 * dst):
+            taps = _resize_taps(src, dst)
+            assert isinstance(taps, slice)
+            x = (np.arange(dst) + 0.5) * (src / dst) - 0.5
+            read = np.clip(np.concatenate([np.floor(x), np.floor(x) + 1]), 0, src - 1)
+            assert taps.start <= read.min() and read.max() < taps.stop <= src, (src, dst)
+    assert not isinstance(_resize_taps(4000, 64), slice)  # 62:1: only the rows read, sparse

@@ -172,3 +172,24 @@ def test_lasot_reader_class_directly(data_root):
     assert {s.name.rsplit("-", 1)[0] for s in ds.sequences} == {
         "airplane", "basketball", "bear", "bicycle", "bird", "boat", "book", "bottle", "car", "cat"
     }  # fmt: skip
+
+
+def test_folder_source_reads_whole_files_and_names_what_is_missing(tmp_path):
+    (tmp_path / "seq").mkdir()
+    payload = bytes(range(256)) * 300  # larger than one page, any byte value
+    (tmp_path / "seq" / "a.jpg").write_bytes(payload)
+    (tmp_path / "seq" / "empty.txt").write_bytes(b"")
+    source = FolderSource(tmp_path)
+    assert source.read_bytes("seq/a.jpg") == payload
+    assert source.read_bytes("seq/empty.txt") == b""
+    for key in ("seq", "seq/missing.jpg", "seq/a.jpg/x"):  # a folder, a missing file, a file used as a folder
+        with pytest.raises(FileNotFoundError, match=key.split("/")[-1]):
+            source.read_bytes(key)
+
+
+def test_data_workers_keep_freed_memory_where_glibc_allows_it():
+    import platform
+
+    from lib.utils.memory import keep_freed_memory
+
+    assert keep_freed_memory() == (platform.system() == "Linux" and platform.libc_ver()[0] == "glibc")

@@ -130,3 +130,72 @@ def test_crops_normalise_to_the_per_pixel_arithmetic():
         expected = ((np.clip(levels[:, None] * factor, 0, 1) - MEAN) / STD).astype(np.float32).T
         np.testing.assert_allclose(lut.numpy(), expected, atol=2e-6)
         np.testing.assert_array_equal(image.numpy(), lut.numpy()[np.arange(3)[:, None, None], pixels.permute(2, 0, 1).long()])
+
+
+def _reference_processing(processing, frames, boxes, n_templates, rng):
+    """The processing written crop by crop from the public pieces, in the draw order the docstring gives:
+    sample_target, full-size masks, the crop flip on the finished patch, one table per crop."""
+    import cv2
+
+    from lib.data.transforms import to_grayscale
+    from lib.utils.crop import box_in_crop, sample_target
+
+    pixel_map = to_grayscale if rng.random() < processing.grayscale_prob else None
+    mirrored = rng.random() < 0.5
+    if mirrored:
+        boxes = [flip_box(box, frame.shape[1], processing.official_flip) for frame, box in zip(frames, boxes)]
+    crops = []
+    for i, (frame, box) in enumerate(zip(frames, boxes)):
+        spec = processing.template if i < n_templates else processing.search
+        jittered = jitter_box(box, spec.scale_jitter, spec.center_jitter, rng)
+        patch, factor, mask = sample_target(frame, jittered, spec.factor, spec.size, mirrored, pixel_map)
+        grid = spec.size // processing.feature_stride
+        index = np.floor(np.arange(grid) * (spec.size / grid)).astype(int)
+        if mask.all() or mask[index[:, None], index[None, :]].all():
+            return None
+        crop_box = box_in_crop(box, jittered, factor, spec.size)
+        brightness, flip = 1.0, False
+        if processing.training:
+            brightness = rng.uniform(1.0 - processing.brightness_jitter, 1.0 + processing.brightness_jitter)
+            flip = rng.random() < 0.5
+        levels = np.clip(np.arange(256)[:, None] / 255.0 * brightness, 0.0, 1.0) if processing.training else None
+        levels = np.arange(256)[:, None] / 255.0 if levels is None else levels
+        table = ((levels - processing.mean) / processing.std).T.astype(np.float32)
+        if flip:
+            patch, mask, crop_box = cv2.flip(patch, 1), mask[:, ::-1], flip_normalized_box(crop_box)
+        crops.append((patch, table, mask, crop_box.astype(np.float32)))
+    return crops
+
+
+@pytest.mark.parametrize("training, official", [(True, False), (True, True), (False, False)])
+def test_processing_equals_the_crop_by_crop_composition_bit_for_bit(training, official):
+    """The fast path (geometry and mask first, pixels resized into the sample, flips folded, tables computed
+    together) gives exactly the crops, masks, tables and boxes of the straightforward composition."""
+    processing = StarkProcessing(
+        CropSpec(64, 2.0, 0, 0), CropSpec(128, 5.0, 4.5, 0.5), MEAN, STD, grayscale_prob=0.3, training=training,
+        official_flip=official,
+    )  # fmt: skip
+    data = np.random.default_rng(7)
+    compared = 0
+    for seed in range(60):
+        height, width = int(data.integers(40, 200)), int(data.integers(40, 260))
+        frames = [data.integers(0, 256, size=(height, width, 3), dtype=np.uint8) for _ in range(3)]
+        boxes = []
+        for _ in range(3):
+            w, h = data.uniform(2, width * 0.6), data.uniform(2, height * 0.6)
+            boxes.append(np.array([data.uniform(-w / 2, width - w / 2), data.uniform(-h / 2, height - h / 2), w, h]))
+        n_t = 1 + seed % 2
+        got = processing(frames[:n_t], boxes[:n_t], frames[n_t:], boxes[n_t:], np.random.default_rng(seed))
+        want = _reference_processing(processing, frames, boxes, n_t, np.random.default_rng(seed))
+        assert (got is None) == (want is None), seed
+        if got is None:
+            continue
+        compared += 1
+        for prefix, crops in (("template", want[:n_t]), ("search", want[n_t:])):
+            for j, key in enumerate(("pixels", "lut", "masks", "boxes")):
+                expected = np.stack([crop[j] for crop in crops])
+                actual = got[f"{prefix}_{key}"].numpy()
+                np.testing.assert_array_equal(
+                    actual, expected if prefix == "template" else expected[0], err_msg=f"{seed} {key}"
+                )
+    assert compared > 40

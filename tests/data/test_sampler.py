@@ -295,3 +295,24 @@ def test_an_unknown_absent_negative_box_is_refused():
     opts = SamplerOptions(train_cls=True, absent_negative_box="middle")
     with pytest.raises(DatasetError, match="absent_negative_box 'middle' unknown; valid: centre, last_seen"):
         TrackingSampleDataset([ArrayDataset([np.ones(40, dtype=bool)])], [1.0], 8, _processing(), opts)
+
+
+def test_cheaper_draws_are_the_same_draws():
+    """The dataset pick (choice's cdf lookup), a single frame id (a scalar draw) and the seed words (a uint32
+    array) give the numbers, and leave the generator in the state, of the calls they replace."""
+    from lib.data.sampler import _seed_words
+
+    visible = np.array([True, False, True, True, False, True] * 5)
+    ratios = [1.0, 2.0, 0.5, 3.0]
+    datasets = [ArrayDataset([np.ones(40, dtype=bool)] * 3)] * 4
+    sampler = TrackingSampleDataset(datasets, ratios, 4, _processing(), SamplerOptions())
+    for seed in range(300):
+        words = _seed_words(7, seed % 3, seed)
+        assert words.dtype == np.uint32
+        fast, slow = np.random.default_rng(words), np.random.default_rng([7, seed % 3, seed])
+        assert sampler._pick(fast)[0] == int(slow.choice(4, p=np.asarray(ratios) / sum(ratios)))
+        slow.integers(0, len(sampler.eligible[0]))  # _pick's sequence draw
+        window = np.flatnonzero(visible[3:27])
+        assert sample_visible_ids(visible, fast, 1, 3, 27) == [3 + int(window[slow.integers(0, len(window), 1)][0])]
+        assert fast.random() == slow.random()
+    assert _seed_words(1, 2**40, 3) == [1, 2**40, 3]  # beyond 32 bits: SeedSequence converts the list itself
