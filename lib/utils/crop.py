@@ -191,29 +191,37 @@ def _canvas(image: np.ndarray, plan: CropPlan, pixel_map) -> np.ndarray:
     side, y1_pad, inner_h = plan.side, plan.y1_pad, plan.inner_h
     canvas = _WORKSPACE.take("canvas", (side, side) + image.shape[2:], image.dtype)
     rows = _resize_taps(side, plan.size)
+    shift = plan.src_y1 - y1_pad  # canvas row -> frame row
     if isinstance(rows, slice):
-        canvas[rows.start : min(rows.stop, y1_pad)] = 0
-        canvas[max(rows.start, y1_pad + inner_h) : rows.stop] = 0
-        rows = slice(max(rows.start, y1_pad), min(rows.stop, y1_pad + inner_h))
-    else:
-        canvas[_as_slice(rows[rows < y1_pad])] = 0
-        canvas[_as_slice(rows[rows >= y1_pad + inner_h])] = 0
-        rows = _as_slice(rows[(rows >= y1_pad) & (rows < y1_pad + inner_h)])
+        first, stop = max(rows.start, y1_pad), min(rows.stop, y1_pad + inner_h)  # the content rows read
+        if stop <= first:
+            canvas[rows] = 0
+            return canvas
+        strip = _strip(image, plan, slice(first + shift, stop + shift), pixel_map)
+        right = side - plan.left - plan.inner_w
+        # one call writes the rows read: zero rows above and below, zero columns beside the content
+        top, bottom = first - rows.start, rows.stop - stop
+        cv2.copyMakeBorder(strip, top, bottom, plan.left, right, cv2.BORDER_CONSTANT, dst=canvas[rows], value=0)
+        return canvas
+    canvas[_as_slice(rows[rows < y1_pad])] = 0
+    canvas[_as_slice(rows[rows >= y1_pad + inner_h])] = 0
+    rows = _as_slice(rows[(rows >= y1_pad) & (rows < y1_pad + inner_h)])
     if isinstance(rows, slice) and rows.stop <= rows.start:
         return canvas
-    shift = plan.src_y1 - y1_pad
     source_rows = rows + shift if not isinstance(rows, slice) else slice(rows.start + shift, rows.stop + shift)
-    strip = image[source_rows, plan.src_x1 : plan.src_x1 + plan.inner_w]
-    if pixel_map is not None:
-        strip = pixel_map(strip)
     left, right = plan.left, plan.left + plan.inner_w
     canvas[rows, :left] = 0
     canvas[rows, right:] = 0
-    if plan.flip_rows and isinstance(rows, slice):
-        cv2.flip(strip, 1, dst=canvas[rows, left:right])
-    else:
-        canvas[rows, left:right] = cv2.flip(strip, 1) if plan.flip_rows else strip
+    canvas[rows, left:right] = _strip(image, plan, source_rows, pixel_map)
     return canvas
+
+
+def _strip(image: np.ndarray, plan: CropPlan, source_rows, pixel_map) -> np.ndarray:
+    """The frame's content in ``source_rows`` as the canvas holds it (pixel-mapped, mirrored for ``flip_rows``)."""
+    strip = image[source_rows, plan.src_x1 : plan.src_x1 + plan.inner_w]
+    if pixel_map is not None:
+        strip = pixel_map(strip)
+    return cv2.flip(strip, 1) if plan.flip_rows else strip
 
 
 def crop_pixels(
