@@ -1,9 +1,10 @@
 """Data pipeline throughput at the benchmarks' real frame sizes: samples per second of sample + load + process
-in one process (= per DataLoader worker) for STARK-S pairs (causal) and STARK-ST triplets (trident_pro), and
-the share of the time spent outside JPEG decoding (split into file reads, crops and the remainder). Decoding is
-the cv2.imdecode call alone; file reads count as outside it. A worker's sample holds uint8 crops and their
-lookup tables: the float normalisation (``lib.data.processing.normalize_images``) runs on the training device
-and is not part of these figures.
+in one process set up as a DataLoader worker (``lib.data.loader.setup_worker_process``: one thread, freed
+frame memory kept mapped) for STARK-S pairs (causal) and STARK-ST triplets (trident_pro), and the share of the
+time spent outside JPEG decoding (split into file reads, crops - geometry, padding masks and pixels - and the
+remainder). Decoding is the cv2.imdecode call alone; file reads count as outside it. A worker's sample holds
+uint8 crops and their lookup tables: the float normalisation (``lib.data.processing.normalize_images``) runs
+on the training device and is not part of these figures.
 
     python scripts/bench/data_pipeline.py [--samples 60] [--data_dir DIR] [--small_crops] [--cache]
 
