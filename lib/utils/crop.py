@@ -94,7 +94,7 @@ class _Workspace(threading.local):
     """Buffers reused by the crops of one thread: a fresh multi-megabyte canvas per crop costs more in page
     faults than filling it. Contents never outlive a call (every value read is written first)."""
 
-    MAX_BYTES = 64 << 20  # larger canvases are allocated per call and not kept
+    MAX_BYTES = 32 << 20  # larger canvases (sides above ~3,300 px) are allocated per call and not kept
 
     def __init__(self):
         self.buffers: dict[str, np.ndarray] = {}
