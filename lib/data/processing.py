@@ -76,12 +76,12 @@ class StarkProcessing:
         self._levels = np.arange(256, dtype=np.float64)[:, None] / 255.0
         self._eval_table = ((self._levels - self.mean) / self.std).T.astype(np.float32)  # no brightness draw
 
-    def _tables(self, factors: list[float]) -> np.ndarray:
-        """(N, 3, 256) float32: per crop, brightness (training: ``factors``), clamp and normalisation as one
-        256-entry table per channel, which :func:`normalize_images` applies (on the training device) with
-        the same values as computing them per pixel."""
+    def _tables(self, factors: list[float], count: int) -> np.ndarray:
+        """(count, 3, 256) float32: per crop, brightness (training: ``factors``, one per crop), clamp and
+        normalisation as one 256-entry table per channel, which :func:`normalize_images` applies (on the
+        training device) with the same values as computing them per pixel."""
         if not self.training:
-            return np.broadcast_to(self._eval_table, (len(factors), 3, 256)).copy()
+            return np.broadcast_to(self._eval_table, (count, 3, 256)).copy()
         # minimum/maximum: np.clip's values for finite input, without its Python-level checks
         values = np.minimum(np.maximum(self._levels * np.asarray(factors)[:, None, None], 0.0), 1.0)
         tables = np.empty((len(factors), 3, 256), dtype=np.float32)
@@ -91,7 +91,7 @@ class StarkProcessing:
 
     def _crops(self, frames, boxes, spec: CropSpec, rng: np.random.Generator, mirrored: bool, pixel_map, factors):
         """(pixels (N,S,S,3) uint8, masks (N,S,S) bool, boxes (N,4) float64), or None if a crop is unusable;
-        appends each crop's brightness factor to ``factors``.
+        appends each crop's brightness factor to ``factors`` (training).
 
         Per crop: jitter, the crop's geometry and mask (an unusable crop is rejected before any pixel
         work), the per-crop draws (brightness, flip), then the pixels, resized straight into the sample's
@@ -124,8 +124,6 @@ class StarkProcessing:
             flips.append(flip)
         if any(flips):
             out_boxes[flips] = flip_normalized_box(out_boxes[flips])
-        if not self.training:
-            factors.extend([1.0] * len(frames))
         return pixels, masks, out_boxes
 
     def __call__(
@@ -162,7 +160,7 @@ class StarkProcessing:
         searches = self._crops(frames[n_t:], boxes[n_t:], self.search, rng, mirrored, pixel_map, factors)
         if searches is None:
             return None
-        tables = self._tables(factors)
+        tables = self._tables(factors, len(frames))
         # arrays filled in place, then zero-copy tensors: torch's threaded copies are slow inside busy workers
         return {
             "template_pixels": torch.from_numpy(templates[0]),
