@@ -2,14 +2,13 @@
 
     bash scripts/demo.sh                # about 14 minutes on 2 idle cores (plus the first install)
     bash scripts/demo.sh --fast         # the same steps on a few short sequences (the test suite runs it)
-    bash scripts/demo.sh --minutes 10   # train stage 1 longer (default 7 minutes)
+    bash scripts/demo.sh --minutes 10   # train stage 1 longer (default 6 minutes)
 
 Steps (each one the command a user would run on the real data):
   1. generate, in the GOT-10k layout, a training set, a validation set, a held-out set (the ``wide``
      generator, three seeds) and a second held-out set from the ``shifted`` generator, which is never
      trained on (scripts/make_synthetic_dataset.py's generator);
-  2. stage 1 and stage 2 with tracking/train.py (experiments/stark_st{1,2}/cpu_demo.yaml), with bf16 autocast
-     where the CPU computes bf16 natively (more steps in the same minutes);
+  2. stage 1 and stage 2 with tracking/train.py (experiments/stark_st{1,2}/cpu_demo.yaml);
   3. the test-time search factor is chosen by AO on the validation set (tracking/test.py per candidate);
   4. tracking/test.py on the held-out set with score-gated template updates and with no updates, plus a
      tracker that repeats the initial box as the floor; the same on the shifted set;
@@ -31,7 +30,6 @@ from typing import Optional
 from lib.config import PROJECT_ROOT, load_config, load_local_settings, write_local_settings
 from lib.data.generated_folder import claim_generated_folder
 from lib.data.synthetic import generate_dataset
-from lib.utils.cpu import has_fast_bf16
 
 TRACKER, CONFIG, DATASET = "stark_st", "cpu_demo", "got10k_val"
 BASELINE = "initial_box"
@@ -69,7 +67,7 @@ class Plan:
 def make_plan(args: argparse.Namespace) -> Plan:
     if args.fast:
         return Plan(6, 2, 3, 2, 25, args.minutes or 0.2, 0.1, 64, 64, (4.0, 5.0), 1.5)
-    return Plan(200, 12, 30, 24, 100, args.minutes or 7.0, 2.0, 640, 400, (4.0, 4.5, 5.0), 2.5)
+    return Plan(200, 12, 30, 24, 100, args.minutes or 6.0, 2.0, 640, 400, (4.0, 4.5, 5.0), 2.5)
 
 
 def run_step(title: str, argv: list[str], env: dict) -> None:
@@ -139,7 +137,7 @@ def score_head_report(heldout_root: Path, checkpoint: Path, samples: int, settin
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--fast", action="store_true", help="a few short sequences: shows the pipeline runs")
-    parser.add_argument("--minutes", type=float, default=None, help="stage-1 training budget (default 7)")
+    parser.add_argument("--minutes", type=float, default=None, help="stage-1 training budget (default 6)")
     parser.add_argument("--out", default=str(PROJECT_ROOT / "demo_output"), help="everything is written here")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
@@ -186,10 +184,6 @@ def main() -> int:
     py = sys.executable
     paths = [f"got10k_dir={roots['train']}"]
     epoch_opts = [f"data.train.sample_per_epoch={plan.samples_per_epoch}", f"train.seed={args.seed}"]
-    # bf16 where it is native: ~1.6x the steps per minute; emulated bf16 would be slower than fp32
-    amp = "bf16" if has_fast_bf16() else "none"
-    epoch_opts.append(f"train.amp={amp}")
-    print(f"training precision: {'bf16 autocast (native on this CPU)' if amp == 'bf16' else 'fp32'}", flush=True)
 
     run_step(
         "stage 1: boxes (tracking/train.py)",
