@@ -9,9 +9,9 @@ Modes: ``causal`` (STARK-S: search after the template, within the max gap), ``tr
 on the template's side of the search; ``trident_pro`` allows it to be an invisible frame). With
 ``train_cls`` (stage 2) half the samples are negatives labelled 0: a frame of the same video where the
 target is invisible, annotated with a centred box of W/8 x H/8 (``absent_negative_box="last_seen"``: the
-target's box in the nearest visible frame, where a tracker searches once the target has vanished), or, when the video has none, a frame of
-another sequence with its own annotation (with ``official_negatives`` any sequence, the template's own
-included, as upstream: its visible target is then labelled 0). Without ``negatives_from_other_sequences``
+target's box in the nearest visible frame, where a tracker searches once the target has vanished), or,
+when the video has none, a frame of another sequence with its own annotation (with ``official_negatives``
+any sequence, the template's own included, as upstream: its visible target is then labelled 0). Without ``negatives_from_other_sequences``
 negatives come only from videos whose target goes out of view, so every negative is a target-absent frame.
 
 A sample that fails (processing invalid, unreadable frame) is redrawn with the same generator, at most
@@ -122,9 +122,9 @@ def sample_visible_ids(
 def last_seen_frame(visible: np.ndarray, frame: int) -> int:
     """The nearest visible frame before ``frame``, else the nearest after it (a sampled video has visible frames).
 
-    A centred dummy box makes a negative crop that no tracker ever sees (never padded, always mid-image), which a
-    small network can tell from a positive without comparing it with the template; this box is where a tracker's
-    search region stays when the target vanishes.
+    The official centred dummy box gives negative crops that are never padded, and the CPU demo's score head was
+    measured to call padded crops "present" far more often (README, quick start); this box is where a tracker's
+    search region stays when the target vanishes, padded or not like a positive's.
     """
     before = np.flatnonzero(visible[:frame])
     if len(before):
