@@ -16,9 +16,7 @@ written atomically (temporary file + rename), so a reader never sees half of it.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import fcntl
-import gc
 import hashlib
 import json
 import logging
@@ -34,6 +32,7 @@ import numpy as np
 
 from lib.data.index import SequenceIndex
 from lib.utils.io import atomic_write_stream
+from lib.utils.memory import return_freed_heap
 
 logger = logging.getLogger(__name__)
 
@@ -202,23 +201,9 @@ def load_or_build(
     # from here on the mapped file serves the index (shared by every process), so the parsed arrays go, and
     # the heap they and the parsing used goes back to the system instead of staying with this rank
     parts = None
-    _return_freed_heap()
+    return_freed_heap()
     origin = "built" if reason == "absent" else f"rebuilt ({reason})"
     return _loaded(path, key, name), f"{origin} and cached at {path}"
-
-
-def _return_freed_heap() -> None:
-    """Collect garbage and ask the C allocator to give free heap pages back (glibc's ``malloc_trim``).
-
-    glibc keeps freed heap for reuse, so without this a rank that parsed the annotations stays hundreds of
-    MB larger than one that mapped the cache. Elsewhere (no ``malloc_trim``) this only collects garbage.
-    """
-    gc.collect()
-    try:
-        trim = ctypes.CDLL(None).malloc_trim
-    except (OSError, AttributeError):
-        return
-    trim(0)
 
 
 def _loaded(path: Path, key: dict, name: str) -> SequenceIndex:
