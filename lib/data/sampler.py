@@ -267,15 +267,15 @@ class TrackingSampleDataset(Dataset):
             out.append(loaded[(d, s, f)])
         return out
 
-    def _negative_search(self, d: int, s: int, visible: np.ndarray, rng: np.random.Generator, loaded: dict):
-        """A search frame without the target: (frames, boxes, description)."""
+    def _negative_search(self, d: int, s: int, boxes: np.ndarray, visible: np.ndarray, rng, loaded: dict):
+        """A search frame without the target: (frames, boxes, description); ``boxes``/``visible``: sequence ``s``'s."""
         ds = self.datasets[d]
         if ds.is_video:
             ids = sample_visible_ids(visible, rng, 1, force_invisible=True)
             if ids is not None:
                 frame = self._load(d, s, ids, loaded)[0]
                 if self.opts.absent_negative_box == "last_seen":
-                    box = np.asarray(ds.sequence(s).boxes[last_seen_frame(visible, ids[0])], dtype=np.float64)
+                    box = np.asarray(boxes[last_seen_frame(visible, ids[0])], dtype=np.float64)
                 else:
                     h, w = frame.shape[:2]
                     # official centred dummy box of W/8 x H/8 (int-truncated as upstream)
@@ -318,7 +318,7 @@ class TrackingSampleDataset(Dataset):
         search_source = (d, s, search_ids)
         if self.opts.train_cls and (rng.random() >= self.opts.pos_prob if want_negative is None else want_negative):
             label = 0.0
-            negative = self._negative_search(d, s, visible, rng, loaded)
+            negative = self._negative_search(d, s, boxes, visible, rng, loaded)
             if negative is None:
                 return (d, s), None, REDRAW_REASONS[2]
             searches, search_boxes, search_source = negative
