@@ -2,8 +2,9 @@
 
 1. joint transforms with one draw for all frames: grayscale (p = ``grayscale_prob``), horizontal flip (p 0.5);
 2. per frame, jitter the GT box (template: none; search: scale 0.5, centre 4.5 by default);
-3. crop around the jittered box with :func:`lib.utils.crop.sample_target` (factor 2 / 5, size 128 / 320);
-   GT in the crop via :func:`lib.utils.crop.box_in_crop`, normalised by the crop size;
+3. crop around the jittered box as :func:`lib.utils.crop.sample_target` does, through its steps
+   (``plan_crop``, ``crop_pixels``, ``crop_mask``; factor 2 / 5, size 128 / 320); GT in the crop via
+   :func:`lib.utils.crop.map_box`, normalised by the crop size;
 4. training only, per crop: brightness ``U(1 - b, 1 + b)`` (x/255, clamp [0, 1]), horizontal flip of the
    crop (p 0.5, ``x -> 1 - x - w``), then normalisation; validation: normalisation only. Samples carry
    the uint8 crops and each crop's 256-entry table of those values; :func:`normalize_images` applies

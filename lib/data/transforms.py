@@ -38,18 +38,13 @@ def flip_normalized_box(box_xywh: np.ndarray) -> np.ndarray:
     return box
 
 
-def jitter_box(box_xywh: np.ndarray, scale_jitter: float, center_jitter: float, rng: np.random.Generator) -> np.ndarray:
-    """Official jitter: size ``wh * exp(N(0,1) * scale_jitter)`` (per axis), centre moved by up to
-    ``sqrt(w' h') * center_jitter / 2`` per axis, uniformly. Returns (4,) ``x, y, w, h``."""
-    x, y, w, h = np.asarray(box_xywh, dtype=np.float64)[:4].tolist()
-    return np.array(jitter_xywh(x, y, w, h, scale_jitter, center_jitter, rng))
-
-
 def jitter_xywh(
     x: float, y: float, w: float, h: float, scale_jitter: float, center_jitter: float, rng: np.random.Generator
 ) -> tuple[float, float, float, float]:
-    """:func:`jitter_box` on four floats (the per-crop call of the training pipeline)."""
-    # per-axis float arithmetic: the same operations in the same order as on (2,) arrays, with less overhead
+    """Official jitter of the box ``x, y, w, h``: size ``wh * exp(N(0,1) * scale_jitter)`` (per axis), centre
+    moved by up to ``sqrt(w' h') * center_jitter / 2`` per axis, uniformly. Returns ``x, y, w, h``."""
+    # per-axis float arithmetic (the pipeline calls this per crop): the same operations in the same order as
+    # on (2,) arrays, with less overhead
     scale_w, scale_h = np.exp(rng.standard_normal(2) * scale_jitter).tolist()
     w, h, x_centre, y_centre = w * scale_w, h * scale_h, x + 0.5 * w, y + 0.5 * h
     max_offset = math.sqrt(w * h) * center_jitter

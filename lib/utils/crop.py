@@ -279,25 +279,6 @@ def sample_target(
     return crop_pixels(image, plan, pixel_map), plan.resize_factor, crop_mask(plan)
 
 
-def box_in_crop(
-    box_xywh: Sequence[float],
-    crop_center_box_xywh: Sequence[float],
-    resize_factor: float,
-    output_size: int,
-    normalize: bool = True,
-) -> np.ndarray:
-    """Map an image box into the crop made around ``crop_center_box_xywh`` (the training-time GT mapping).
-
-    The box centre lands at ``(output_size - 1) / 2 + (gt_c - crop_c) * resize_factor`` (as upstream).
-
-    Returns:
-        (4,) float64 ``[x, y, w, h]`` in crop pixels, or divided by ``output_size`` when ``normalize``.
-    """
-    box = np.asarray(box_xywh, dtype=np.float64)[:4].tolist()
-    reference = np.asarray(crop_center_box_xywh, dtype=np.float64)[:4].tolist()
-    return np.array(map_box(box, reference, resize_factor, output_size, normalize))
-
-
 def map_box(
     box_xywh: Sequence[float],
     crop_center_box_xywh: Sequence[float],
@@ -305,8 +286,13 @@ def map_box(
     output_size: int,
     normalize: bool = True,
 ) -> tuple[float, float, float, float]:
-    """:func:`box_in_crop` on sequences of floats, returning floats (the per-crop call of the training pipeline)."""
-    # per-axis float arithmetic: the same operations in the same order as on (2,) arrays, with less overhead
+    """Map an image box into the crop made around ``crop_center_box_xywh`` (the training-time GT mapping).
+
+    The box centre lands at ``(output_size - 1) / 2 + (gt_c - crop_c) * resize_factor`` (as upstream).
+    Returns ``x, y, w, h`` in crop pixels, or divided by ``output_size`` when ``normalize``.
+    """
+    # per-axis float arithmetic (the pipeline calls this per crop): the same operations in the same order as
+    # on (2,) arrays, with less overhead
     x, y, w, h = box_xywh[:4]
     ref_x, ref_y, ref_w, ref_h = crop_center_box_xywh[:4]
     middle = (output_size - 1) / 2

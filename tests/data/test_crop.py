@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from lib.utils.crop import CropError, box_in_crop, crop_size, normalize_patch, sample_target
+from lib.utils.crop import CropError, crop_size, map_box, normalize_patch, sample_target
 
 
 @pytest.fixture(autouse=True)
@@ -76,23 +76,23 @@ def test_crop_fully_outside_is_all_padding():
     assert (patch == 0).all() and mask.all()
 
 
-def test_box_in_crop_hand_checked():
+def test_map_box_hand_checked():
     # same centre as the crop box: centre at (S - 1) / 2, size scaled by resize factor
-    out = box_in_crop([10, 20, 30, 40], [10, 20, 30, 40], 2.0, 128, normalize=False)
+    out = map_box([10, 20, 30, 40], [10, 20, 30, 40], 2.0, 128, normalize=False)
     np.testing.assert_allclose(out, [63.5 - 30, 63.5 - 40, 60, 80])
     # target shifted by (+5, -2) px -> centre shifts by (+10, -4) crop px; normalised by 128
-    out = box_in_crop([15, 18, 30, 40], [10, 20, 30, 40], 2.0, 128)
+    out = np.array(map_box([15, 18, 30, 40], [10, 20, 30, 40], 2.0, 128))
     np.testing.assert_allclose(out * 128, [73.5 - 30, 59.5 - 40, 60, 80])
 
 
-def test_crop_content_matches_box_in_crop_mapping():
-    # a white square on black: its crop-box from box_in_crop matches where it lands (up to the half pixel)
+def test_crop_content_matches_map_box_mapping():
+    # a white square on black: its crop-box from map_box matches where it lands (up to the half pixel)
     image = np.zeros((200, 200, 3), dtype=np.uint8)
     image[80:120, 60:100] = 255
     target = [60, 80, 40, 40]
     patch, factor, _ = sample_target(image, target, 2.0, 80)
     ys, xs = np.nonzero(patch[..., 0] > 127)
-    box = box_in_crop(target, target, factor, 80, normalize=False)
+    box = map_box(target, target, factor, 80, normalize=False)
     assert abs(xs.min() - box[0]) <= 1 and abs(xs.max() + 1 - (box[0] + box[2])) <= 1
     assert abs(ys.min() - box[1]) <= 1 and abs(ys.max() + 1 - (box[1] + box[3])) <= 1
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from lib.data.processing import CropSpec, StarkProcessing, normalize_images
-from lib.data.transforms import flip_box, flip_normalized_box, jitter_box
+from lib.data.transforms import flip_box, flip_normalized_box, jitter_xywh
 
 MEAN, STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
 
@@ -92,8 +92,8 @@ def test_flip_helpers():
 def test_jitter_statistics():
     rng = np.random.default_rng(0)
     box = np.array([100.0, 100.0, 40.0, 10.0])
-    np.testing.assert_allclose(jitter_box(box, 0.0, 0.0, rng), box)
-    samples = np.array([jitter_box(box, 0.5, 4.5, rng) for _ in range(2000)])
+    np.testing.assert_allclose(jitter_xywh(*box.tolist(), 0.0, 0.0, rng), box)
+    samples = np.array([jitter_xywh(*box.tolist(), 0.5, 4.5, rng) for _ in range(2000)])
     centres = samples[:, :2] + samples[:, 2:] / 2
     # centre offset bounded by sqrt(w' h') * 4.5 / 2 per axis
     bound = np.sqrt(samples[:, 2] * samples[:, 3]) * 4.5 / 2
@@ -138,7 +138,7 @@ def _reference_processing(processing, frames, boxes, n_templates, rng):
     import cv2
 
     from lib.data.transforms import to_grayscale
-    from lib.utils.crop import box_in_crop, sample_target
+    from lib.utils.crop import map_box, sample_target
 
     pixel_map = to_grayscale if rng.random() < processing.grayscale_prob else None
     mirrored = rng.random() < 0.5
@@ -147,13 +147,13 @@ def _reference_processing(processing, frames, boxes, n_templates, rng):
     crops = []
     for i, (frame, box) in enumerate(zip(frames, boxes)):
         spec = processing.template if i < n_templates else processing.search
-        jittered = jitter_box(box, spec.scale_jitter, spec.center_jitter, rng)
+        jittered = jitter_xywh(*np.asarray(box, dtype=np.float64)[:4].tolist(), spec.scale_jitter, spec.center_jitter, rng)
         patch, factor, mask = sample_target(frame, jittered, spec.factor, spec.size, mirrored, pixel_map)
         grid = spec.size // processing.feature_stride
         index = np.floor(np.arange(grid) * (spec.size / grid)).astype(int)
         if mask.all() or mask[index[:, None], index[None, :]].all():
             return None
-        crop_box = box_in_crop(box, jittered, factor, spec.size)
+        crop_box = np.array(map_box(np.asarray(box, dtype=np.float64)[:4].tolist(), jittered, factor, spec.size))
         brightness, flip = 1.0, False
         if processing.training:
             brightness = rng.uniform(1.0 - processing.brightness_jitter, 1.0 + processing.brightness_jitter)
