@@ -107,7 +107,10 @@ def run_variant(variant: Variant, args, out: Path, roots: dict, env: dict) -> di
     of an earlier run would be picked up); returns its row of the table."""
     py, run_dir = sys.executable, out / "runs" / variant.name
     shutil.rmtree(run_dir, ignore_errors=True)
-    common = [f"data.train.sample_per_epoch={args.samples_per_epoch}", f"train.seed={args.seed}", *variant.opts]
+    # equal wall-clock time per variant (not the cpu_demo configs' fixed epochs): the budget ends each stage, with
+    # the lr x 0.1 for its last fifth
+    budget = ["train.epoch=100000", "train.lr_drop_epoch=100000", "train.budget_lr_drop=0.8"]
+    common = [f"data.train.sample_per_epoch={args.samples_per_epoch}", f"train.seed={args.seed}", *budget, *variant.opts]
     data = [f"got10k_dir={roots['train']}"]
     stage1_minutes = args.minutes - args.stage2_minutes if variant.two_stage else args.minutes
     started = time.monotonic()

@@ -2,7 +2,10 @@
 
     bash scripts/demo.sh                # about 14 minutes on 2 idle cores (plus the first install)
     bash scripts/demo.sh --fast         # the same steps on a few short sequences (the test suite runs it)
-    bash scripts/demo.sh --minutes 10   # train stage 1 longer (default 6 minutes)
+    bash scripts/demo.sh --epochs 30    # train stage 1 longer (default 16 epochs, ~6 minutes)
+
+Training runs a fixed number of epochs (no wall-clock budget), so a rerun with the same seed prints the same
+score-head accuracy on the same machine.
 
 Steps (each one the command a user would run on the real data):
   1. generate, in the GOT-10k layout, a training set, a validation set, a held-out set (the ``wide``
@@ -44,30 +47,38 @@ class Plan:
     heldout_sequences: int
     shifted_sequences: int
     frames: int
-    stage1_minutes: float
-    stage2_minutes: float
+    stage1_epochs: int
+    stage2_epochs: int
     samples_per_epoch: int
     score_samples: int
     search_factors: tuple[float, ...]  # test-time candidates, chosen between on the validation set
-    overhead_minutes: float  # start-ups, the epoch each stage overshoots its budget by, analysis and video
+    overhead_minutes: float  # start-ups, analysis and video
 
     def tracked_frames(self) -> int:
         runs = len(self.search_factors) * self.validation_sequences + 2 * self.heldout_sequences
         return (runs + self.shifted_sequences) * self.frames
 
     def estimate_minutes(self) -> float:
-        # measured on 2 cores: ~0.15 s per generated sequence, ~200 frames/s tracked by two workers that each
-        # track several sequences side by side (start-ups included)
+        # measured on 2 idle cores: ~0.15 s per generated sequence, ~23 s per stage-1 epoch and ~8 s per
+        # stage-2 epoch of 640 samples, ~200 frames/s tracked by two workers that each track several sequences
+        # side by side (start-ups included)
         sequences = self.train_sequences + self.validation_sequences + self.heldout_sequences + self.shifted_sequences
         data = sequences * 0.15 / 60
+        training = (23 * self.stage1_epochs + 8 * self.stage2_epochs) * self.samples_per_epoch / 640 / 60
         testing = self.tracked_frames() / 200 / 60
-        return data + self.stage1_minutes + self.stage2_minutes + testing + self.overhead_minutes
+        return data + training + testing + self.overhead_minutes
 
 
 def make_plan(args: argparse.Namespace) -> Plan:
     if args.fast:
-        return Plan(6, 2, 3, 2, 25, args.minutes or 0.2, 0.1, 64, 64, (4.0, 5.0), 1.5)
-    return Plan(200, 12, 30, 24, 100, args.minutes or 6.0, 2.0, 640, 400, (4.0, 4.5, 5.0), 2.5)
+        return Plan(6, 2, 3, 2, 25, args.epochs or 4, 3, 64, 64, (4.0, 5.0), 1.5)
+    stage1, stage2 = (load_config(script, CONFIG).train.epoch for script in ("stark_st1", "stark_st2"))
+    return Plan(200, 12, 30, 24, 100, args.epochs or stage1, stage2, 640, 400, (4.0, 4.5, 5.0), 2.5)
+
+
+def epoch_options(epochs: int) -> list[str]:
+    """Train ``epochs`` epochs, the lr x 0.1 for the last fifth (as the cpu_demo configs do)."""
+    return [f"train.epoch={epochs}", f"train.lr_drop_epoch={max(1, round(0.8 * epochs))}"]
 
 
 def run_step(title: str, argv: list[str], env: dict) -> None:
@@ -137,7 +148,7 @@ def score_head_report(heldout_root: Path, checkpoint: Path, samples: int, settin
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--fast", action="store_true", help="a few short sequences: shows the pipeline runs")
-    parser.add_argument("--minutes", type=float, default=None, help="stage-1 training budget (default 6)")
+    parser.add_argument("--epochs", type=int, default=None, help="stage-1 epochs (default 16, ~6 minutes)")
     parser.add_argument("--out", default=str(PROJECT_ROOT / "demo_output"), help="everything is written here")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
@@ -154,7 +165,7 @@ def main() -> int:
     started = time.monotonic()
     print(
         f"STARK quick start: about {plan.estimate_minutes():.0f} minute(s) on 2 idle CPU cores "
-        f"(stage 1 {plan.stage1_minutes:g} min, stage 2 {plan.stage2_minutes:g} min, the rest data, "
+        f"(stage 1 {plan.stage1_epochs} epochs, stage 2 {plan.stage2_epochs}, the rest data, "
         f"{plan.tracked_frames()} tracked frames, analysis; a busy machine takes longer). Output: {out}",
         flush=True,
     )
@@ -189,14 +200,14 @@ def main() -> int:
         "stage 1: boxes (tracking/train.py)",
         [py, "tracking/train.py", "--script", "stark_st1", "--config", CONFIG, "--save_dir", str(out), "--overwrite",
          "--opts",
-         f"train.max_minutes={plan.stage1_minutes}", *epoch_opts, *paths],
+         *epoch_options(plan.stage1_epochs), *epoch_opts, *paths],
         env,
     )  # fmt: skip
     run_step(
         "stage 2: score head (tracking/train.py)",
         [py, "tracking/train.py", "--script", "stark_st2", "--config", CONFIG, "--save_dir", str(out), "--overwrite",
          "--script_prv", "stark_st1", "--config_prv", CONFIG, "--opts",
-         f"train.max_minutes={plan.stage2_minutes}", *epoch_opts, *paths],
+         *epoch_options(plan.stage2_epochs), *epoch_opts, *paths],
         env,
     )  # fmt: skip
     checkpoint = final_checkpoint(out / "checkpoints" / "train" / "stark_st2" / CONFIG)
