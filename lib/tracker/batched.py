@@ -84,38 +84,53 @@ def track_batched(
                 on_done(slot.seq, None, None, exc)
         if not live:
             continue
-        try:
-            _step(backend, live, images)
-        except Exception as exc:  # noqa: BLE001 -- a failed network call fails the sequences it served
-            logger.debug("batched step failed", exc_info=True)
-            for slot in live:
-                on_done(slot.seq, None, None, exc)
-            live = []
-            continue
-        live = [slot for slot in live if not finish_if_done(slot)]
+        failures = _step(backend, live, images)
+        for slot, exc in failures:
+            on_done(slot.seq, None, None, exc)
+        failed = {id(slot) for slot, _ in failures}
+        live = [slot for slot in live if id(slot) not in failed and not finish_if_done(slot)]
 
 
-def _step(backend, live: list[_Slot], images: list[np.ndarray]) -> None:
+def _step(backend, live: list[_Slot], images: list[np.ndarray]) -> list[tuple[_Slot, BaseException]]:
+    """One frame for every slot of ``live``; returns the slots that failed, each with its error. A slot's own
+    step (its search crop, mapping back, template update) fails that slot alone; a failed network call fails
+    every slot it served."""
     fresh = [slot.tracker.previous_query is None for slot in live]
     if any(fresh) and not all(fresh):
         # update-query variant: slots without a previous query (just initialised) take their own call
+        failures = []
         for group in (True, False):
-            _step(backend, *map(list, zip(*[(s, i) for s, i, f in zip(live, images, fresh) if f is group])))
-        return
+            failures += _step(backend, *map(list, zip(*[(s, i) for s, i, f in zip(live, images, fresh) if f is group])))
+        return failures
     start = time.perf_counter()
-    searches = [slot.tracker.prepare(image) for slot, image in zip(live, images)]
-    templates = [
-        batch_features([slot.tracker.templates[k] for slot in live]) for k in range(len(live[0].tracker.templates))
-    ]
-    crops = torch.cat([s.crop for s in searches])
-    masks = torch.cat([s.mask for s in searches])
-    previous = None if fresh[0] else torch.cat([slot.tracker.previous_query for slot in live])
-    out = backend.predict(templates, crops, masks, previous)
-    results = [
-        slot.tracker.finish(image, search, {key: value[i : i + 1] for key, value in out.items()})
-        for i, (slot, image, search) in enumerate(zip(live, images, searches))
-    ]
-    share = (time.perf_counter() - start) / len(live)
-    for slot, result in zip(live, results):
+    failures, served = [], []
+    for slot, image in zip(live, images):
+        try:
+            served.append((slot, image, slot.tracker.prepare(image)))
+        except Exception as exc:  # noqa: BLE001 -- this sequence fails, the others go on
+            failures.append((slot, exc))
+    if not served:
+        return failures
+    slots = [slot for slot, _, _ in served]
+    try:
+        templates = [
+            batch_features([slot.tracker.templates[k] for slot in slots]) for k in range(len(slots[0].tracker.templates))
+        ]
+        crops = torch.cat([search.crop for _, _, search in served])
+        masks = torch.cat([search.mask for _, _, search in served])
+        previous = None if fresh[0] else torch.cat([slot.tracker.previous_query for slot in slots])
+        out = backend.predict(templates, crops, masks, previous)
+    except Exception as exc:  # noqa: BLE001 -- a failed network call fails the sequences it served
+        logger.debug("batched step failed", exc_info=True)
+        return failures + [(slot, exc) for slot in slots]
+    results = []
+    for i, (slot, image, search) in enumerate(served):
+        try:
+            results.append((slot, slot.tracker.finish(image, search, {key: value[i : i + 1] for key, value in out.items()})))
+        except Exception as exc:  # noqa: BLE001 -- this sequence fails, the others go on
+            failures.append((slot, exc))
+    share = (time.perf_counter() - start) / len(served)
+    for slot, result in results:
         slot.boxes.append(result["target_bbox"])
         slot.times.append(share)
+    return failures

@@ -88,6 +88,40 @@ def test_failing_sequence_in_a_batch_leaves_the_others(videos, tmp_path):
     assert not (options.output_folder / "broken.txt").exists()
 
 
+@pytest.mark.parametrize("step", ["prepare", "finish"])
+def test_a_slot_failing_in_its_own_step_leaves_the_slots_it_shares_the_call_with(
+    videos, sequential, tmp_path, monkeypatch, step
+):
+    root, checkpoint, names = videos
+    from lib.tracker.stark_tracker import StarkTracker
+
+    initialised, calls = [], []
+    real_initialize, real_step = StarkTracker.initialize, getattr(StarkTracker, step)
+
+    def initialize(self, *args, **kwargs):
+        initialised.append(self)
+        return real_initialize(self, *args, **kwargs)
+
+    def failing_step(self, *args, **kwargs):
+        if self is initialised[0]:
+            calls.append(step)
+            if len(calls) == 2:  # the first sequence's third frame
+                raise ValueError(f"{step} failed")
+        return real_step(self, *args, **kwargs)
+
+    monkeypatch.setattr(StarkTracker, "initialize", initialize)
+    monkeypatch.setattr(StarkTracker, step, failing_step)
+    cfg = load_test_config("stark_st", "baseline", [*TINY, "test.update_intervals.FOLDER=[3]"])
+    options = RunOptions("stark_st", "baseline", "folder", str(checkpoint), str(tmp_path), cfg, batch_sequences=3)
+    sequences = [folder_sequence(root / "frames" / name) for name in names]
+    outcomes = {o.name: o for o in run_benchmark(options, sequences, progress=False)}
+    assert outcomes[names[0]].status == "failed" and f"{step} failed" in outcomes[names[0]].error
+    assert not (options.output_folder / f"{names[0]}.txt").exists()
+    for name in names[1:]:  # two of them were tracked in the same network calls as the failing one
+        assert outcomes[name].status == "done"
+        assert np.abs(read_boxes(options.output_folder / f"{name}.txt") - sequential[name]).max() <= 1e-4
+
+
 def test_cli_batch_larger_than_sequences_one_line(videos, tmp_path, monkeypatch, capsys):
     root, checkpoint, names = videos
     entry = runpy.run_path(str(PROJECT_ROOT / "tracking" / "test.py"), run_name="tracking_test")
