@@ -16,13 +16,14 @@
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
 import numpy as np
 import torch
 
-from lib.data.transforms import flip_box, flip_normalized_box, jitter_xywh, to_grayscale
+from lib.data.transforms import flip_x, jitter_xywh, to_grayscale
 from lib.utils.crop import CropError, crop_mask, crop_pixels, map_box, padding_reach, plan_crop
 
 
@@ -103,7 +104,6 @@ class StarkProcessing:
         pixels = np.empty((len(frames), size, size, 3), dtype=np.uint8)
         masks = np.empty((len(frames), size, size), dtype=bool)
         out_boxes = np.empty((len(frames), 4), dtype=np.float64)
-        flips = []
         for i, (frame, box) in enumerate(zip(frames, boxes)):
             jittered = jitter_xywh(*box, spec.scale_jitter, spec.center_jitter, rng)
             try:
@@ -112,19 +112,17 @@ class StarkProcessing:
                 return None
             if plan.padded and _all_padding(*padding_reach(plan), self.feature_stride):
                 return None
-            out_boxes[i] = map_box(box, jittered, plan.resize_factor, size, normalize=True)
+            x, y, w, h = map_box(box, jittered, plan.resize_factor, size, normalize=True)
             flip = False
             if self.training:
                 factors.append(rng.uniform(max(0.0, 1.0 - self.brightness_jitter), 1.0 + self.brightness_jitter))
                 flip = rng.random() < 0.5
+            out_boxes[i] = (flip_x(x, w, 1.0) if flip else x, y, w, h)
             crop_pixels(frame, plan, pixel_map, out=pixels[i], flip=flip)
             if plan.padded:
                 crop_mask(plan, flip, out=masks[i])
             else:
                 masks[i] = False
-            flips.append(flip)
-        if any(flips):
-            out_boxes[flips] = flip_normalized_box(out_boxes[flips])
         return pixels, masks, out_boxes
 
     def __call__(
@@ -143,17 +141,18 @@ class StarkProcessing:
         (Hs,Ws) bool, ``search_boxes`` (4,) normalised ``x,y,w,h``.
         """
         frames = list(template_frames) + list(search_frames)
-        boxes = np.array(list(template_boxes) + list(search_boxes), dtype=np.float64)
-        if not np.logical_and.reduce(np.isfinite(boxes), axis=None):
+        # per crop, floats: cheaper to compute with than (4,) arrays
+        boxes = np.array(list(template_boxes) + list(search_boxes), dtype=np.float64)[:, :4].tolist()
+        if not all(math.isfinite(v) for box in boxes for v in box):
             return None
         # joint transforms: one draw for the whole sample; grayscale converts only the pixels the crops read
         pixel_map = to_grayscale if rng.random() < self.grayscale_prob else None
         # the joint flip mirrors boxes here and frames inside the crop (only the cropped part is flipped)
         mirrored = rng.random() < 0.5
         if mirrored:
-            boxes = flip_box(boxes, np.array([frame.shape[1] for frame in frames]), self.official_flip)
+            for box, frame in zip(boxes, frames):
+                box[0] = flip_x(box[0], box[2], frame.shape[1], self.official_flip)
         n_t = len(template_frames)
-        boxes = boxes[:, :4].tolist()  # per crop, floats: cheaper to compute with than (4,) arrays
         factors: list[float] = []
         templates = self._crops(frames[:n_t], boxes[:n_t], self.template, rng, mirrored, pixel_map, factors)
         if templates is None:

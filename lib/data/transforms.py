@@ -19,23 +19,14 @@ def to_grayscale(image: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(gray, cv2.COLOR_GRAY2RGB)
 
 
-def flip_box(box_xywh: np.ndarray, width, official: bool = False) -> np.ndarray:
-    """Mirror a box in an image of ``width`` pixels: ``x -> W - x - w`` (pixel-edge coordinates).
+def flip_x(x, w, width, official: bool = False):
+    """``x`` of the box ``x, w`` mirrored in an image of ``width`` pixels: ``W - x - w`` (pixel-edge coordinates).
 
-    Boxes (..., 4) with one width or one per box. The official transform maps ``x -> W - 1 - x - w``, a
-    one-pixel shift against the mirrored image; this uses the exact mirror (documented deviation) unless
-    ``official`` (``train.official_parity``).
+    Floats or arrays. The official transform maps ``x -> W - 1 - x - w``, a one-pixel shift against the
+    mirrored image; this uses the exact mirror (documented deviation) unless ``official``
+    (``train.official_parity``). A normalised crop box mirrors with ``width`` 1: ``x -> 1 - x - w``.
     """
-    box = np.array(box_xywh, dtype=np.float64)
-    box[..., 0] = np.asarray(width, dtype=np.float64) - float(official) - box[..., 0] - box[..., 2]
-    return box
-
-
-def flip_normalized_box(box_xywh: np.ndarray) -> np.ndarray:
-    """Mirror boxes (..., 4) in normalised crop coordinates: ``x -> 1 - x - w``."""
-    box = np.array(box_xywh, dtype=np.float64)
-    box[..., 0] = 1.0 - box[..., 0] - box[..., 2]
-    return box
+    return width - float(official) - x - w
 
 
 def jitter_xywh(

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from lib.data.processing import CropSpec, StarkProcessing, normalize_images
-from lib.data.transforms import flip_box, flip_normalized_box, jitter_xywh
+from lib.data.transforms import flip_x, jitter_xywh
 
 MEAN, STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
 
@@ -85,8 +85,8 @@ def test_invalid_when_crop_is_all_padding():
 
 
 def test_flip_helpers():
-    np.testing.assert_allclose(flip_box(np.array([1.0, 0, 2, 1]), 5), [2.0, 0, 2, 1])  # columns 1-2 -> 2-3 of 5
-    np.testing.assert_allclose(flip_normalized_box([0.1, 0.2, 0.3, 0.4]), [0.6, 0.2, 0.3, 0.4])
+    assert flip_x(1.0, 2.0, 5) == 2.0  # columns 1-2 -> 2-3 of 5
+    np.testing.assert_allclose(flip_x(np.array([0.1, 0.5]), np.array([0.3, 0.5]), 1.0), [0.6, 0.0])  # normalised
 
 
 def test_jitter_statistics():
@@ -143,7 +143,8 @@ def _reference_processing(processing, frames, boxes, n_templates, rng):
     pixel_map = to_grayscale if rng.random() < processing.grayscale_prob else None
     mirrored = rng.random() < 0.5
     if mirrored:
-        boxes = [flip_box(box, frame.shape[1], processing.official_flip) for frame, box in zip(frames, boxes)]
+        boxes = [np.asarray(box, dtype=np.float64) for box in boxes]
+        boxes = [[flip_x(b[0], b[2], f.shape[1], processing.official_flip), *b[1:4]] for f, b in zip(frames, boxes)]
     crops = []
     for i, (frame, box) in enumerate(zip(frames, boxes)):
         spec = processing.template if i < n_templates else processing.search
@@ -162,7 +163,8 @@ def _reference_processing(processing, frames, boxes, n_templates, rng):
         levels = np.arange(256)[:, None] / 255.0 if levels is None else levels
         table = ((levels - processing.mean) / processing.std).T.astype(np.float32)
         if flip:
-            patch, mask, crop_box = cv2.flip(patch, 1), mask[:, ::-1], flip_normalized_box(crop_box)
+            patch, mask = cv2.flip(patch, 1), mask[:, ::-1]
+            crop_box[0] = flip_x(crop_box[0], crop_box[2], 1.0)
         crops.append((patch, table, mask, crop_box.astype(np.float32)))
     return crops
 

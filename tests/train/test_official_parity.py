@@ -12,7 +12,7 @@ from lib.config import load_config
 from lib.data.errors import SamplingError
 from lib.data.processing import CropSpec, StarkProcessing
 from lib.data.sampler import SamplerOptions, TrackingSampleDataset
-from lib.data.transforms import flip_box
+from lib.data.transforms import flip_x
 from lib.train.objectives import BoxObjective, build_objective
 from lib.train.optim import freeze_for_objective
 from lib.train.trainer import TrainerOptions
@@ -69,9 +69,8 @@ def test_parity_turns_on_every_switch_and_leaves_the_default_off():
 
 
 def test_official_flip_is_one_pixel_left_of_the_exact_mirror():
-    box = np.array([10.0, 5.0, 20.0, 8.0])
-    np.testing.assert_allclose(flip_box(box, 100), [70.0, 5.0, 20.0, 8.0])  # exact: 100 - 10 - 20
-    np.testing.assert_allclose(flip_box(box, 100, official=True), [69.0, 5.0, 20.0, 8.0])  # W - 1 - x - w
+    assert flip_x(10.0, 20.0, 100) == 70.0  # exact: 100 - 10 - 20
+    assert flip_x(10.0, 20.0, 100, official=True) == 69.0  # W - 1 - x - w
     processing = StarkProcessing(CropSpec(32, 2.0, 0, 0), CropSpec(64, 4.0, 0, 0), [0.5] * 3, [0.25] * 3)
     assert not processing.official_flip
 
