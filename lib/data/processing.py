@@ -44,12 +44,15 @@ def _nearest_index(size: int, stride: int) -> np.ndarray:
     return np.floor(np.arange(out) * (size / out)).astype(np.int64)
 
 
-def _all_padding(rows: np.ndarray, columns: np.ndarray, stride: int) -> bool:
-    """True when the mask ``rows | columns`` (outer OR), nearest-downsampled to the feature grid, is all
-    padding (so is a mask that is all padding at full size): when every sampled row or every sampled
-    column is padding-fed, and only then."""
-    index = _nearest_index(len(rows), stride)
-    return bool(rows[index].all() or columns[index].all())
+def _all_padding(rows: tuple[int, int], columns: tuple[int, int], size: int, stride: int) -> bool:
+    """True when the mask of a crop whose padding leaves the runs ``rows`` x ``columns`` (see
+    :func:`lib.utils.crop.padding_reach`) unfed, nearest-downsampled to the feature grid, is all padding
+    (so is a mask that is all padding at full size): when no sampled row, or no sampled column, lies in
+    its run, and only then."""
+    index = _nearest_index(size, stride)
+    return bool(index.searchsorted(rows[0]) == index.searchsorted(rows[1])) or bool(
+        index.searchsorted(columns[0]) == index.searchsorted(columns[1])
+    )
 
 
 class StarkProcessing:
@@ -110,7 +113,7 @@ class StarkProcessing:
                 plan = plan_crop(frame.shape, jittered, spec.factor, size, mirrored)
             except CropError:
                 return None
-            if plan.padded and _all_padding(*padding_reach(plan), self.feature_stride):
+            if plan.padded and _all_padding(*padding_reach(plan), size, self.feature_stride):
                 return None
             x, y, w, h = map_box(box, jittered, plan.resize_factor, size, normalize=True)
             flip = False

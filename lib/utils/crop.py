@@ -78,16 +78,45 @@ def _as_slice(index: np.ndarray):
     return slice(int(index[0]), int(index[-1]) + 1) if index[-1] - index[0] + 1 == len(index) else index
 
 
-def _padding_reach(src: int, dst: int, spans: Sequence[tuple[int, int]]) -> np.ndarray:
-    """(len(spans), dst) bool: per ``(lo, hi)``, the outputs of a ``src -> dst`` linear resize that a position
-    outside ``[lo, hi)`` feeds."""
-    # one row per span, at least two: OpenCV resizes a single row differently (it then drops weights of
-    # ~1e-15 that the full-size mask keeps); from two rows on, the vertical pass copies each row as it
-    # is, so each row equals a row of the full (src, src) resize
-    padding = np.ones((max(len(spans), 2), src), dtype=np.float32)
-    for row, (lo, hi) in enumerate(spans):
-        padding[row, max(lo, 0) : max(hi, lo, 0)] = 0.0
-    return cv2.resize(padding, (dst, len(padding)), interpolation=cv2.INTER_LINEAR)[: len(spans)] != 0
+@functools.lru_cache(maxsize=4096)  # at most ~10 MB; a miss costs one small resize
+def _weighted_taps(src: int, dst: int) -> tuple[np.ndarray, np.ndarray]:
+    """(first, last), (dst,) int each: per output of OpenCV's linear resize of float rows ``src -> dst``,
+    the lowest and highest source index it gives a nonzero weight (weights of ~1e-15 included).
+
+    Read off OpenCV itself, not recomputed (its coefficients differ from a float64 or float32 evaluation
+    of ``(i + 0.5) * src / dst - 0.5`` near integers): one resize of two rows per bit of the index, one
+    1 where the index has that bit set, one where it has not. An output reads one index or two adjacent
+    ones (``p`` and ``p + 1``, which differ exactly in the bits up to ``p``'s lowest 0): the bits set in
+    every index it reads, and the bits where its indices differ, give both.
+    tests/data/test_crop.py checks the reach built on these against resizes of every padding span.
+    """
+    bits = max(1, (src - 1).bit_length())
+    set_bits = (np.arange(src) >> np.arange(bits)[:, None]) & 1  # (bits, src)
+    probe = np.concatenate([set_bits, 1 - set_bits]).astype(np.float32)
+    fed = cv2.resize(probe, (dst, len(probe)), interpolation=cv2.INTER_LINEAR) != 0
+    weights = 1 << np.arange(bits)
+    common = (fed[:bits] & ~fed[bits:]).T @ weights  # bits set in every index read
+    differ = (fed[:bits] & fed[bits:]).T @ weights  # 0, or 2**(t + 1) - 1 for p ending in t ones, and p + 1
+    first, last = (common + (differ >> 1)).astype(np.int32), (common + ((differ + 1) >> 1)).astype(np.int32)
+    first.setflags(write=False)
+    last.setflags(write=False)
+    return first, last
+
+
+def _unfed_run(src: int, dst: int, lo: int, hi: int) -> tuple[int, int]:
+    """``(start, stop)``: the outputs of a ``src -> dst`` linear resize that no position outside ``[lo, hi)``
+    feeds, a run of consecutive outputs (empty when everything is padding).
+
+    Weights are never negative, so an output is fed by padding exactly when one of its nonzero-weight
+    source indices is padding: all but the outputs whose first index is at least ``lo`` and whose last
+    is below ``hi``, consecutive ones since both bounds are non-decreasing.
+    """
+    lo, hi = min(max(lo, 0), src), min(max(hi, lo, 0), src)
+    if hi <= lo:
+        return 0, 0
+    first, last = _weighted_taps(src, dst)
+    start, stop = int(first.searchsorted(lo)), int(last.searchsorted(hi))
+    return start, max(start, stop)
 
 
 class _Workspace(threading.local):
@@ -166,23 +195,32 @@ def plan_crop(
     return CropPlan(side, output_size, x1_pad, y1_pad, inner_w, inner_h, src_x1, src_y1, padded, mirrored)
 
 
-def padding_reach(plan: CropPlan) -> tuple[np.ndarray, np.ndarray]:
-    """(rows (S,), columns (S,)) bool: the output rows and columns that padding feeds (computed once per
-    plan). Padding reaches a pixel through its row or its column, so the mask is their outer OR."""
+def padding_reach(plan: CropPlan) -> tuple[tuple[int, int], tuple[int, int]]:
+    """(rows, columns): per axis, the run ``(start, stop)`` of output rows/columns that padding does not feed
+    (computed once per plan; an unpadded crop's runs span the whole output). Padding reaches a pixel
+    through its row or its column, so the mask is True everywhere but on the product of the two runs."""
     if plan.reach is None:
         if not plan.padded:
-            plan.reach = (np.zeros(plan.size, dtype=bool),) * 2
+            plan.reach = ((0, plan.size),) * 2
         else:
-            spans = ((plan.y1_pad, plan.y1_pad + plan.inner_h), (plan.x1_pad, plan.x1_pad + plan.inner_w))
-            plan.reach = tuple(_padding_reach(plan.side, plan.size, spans))
+            plan.reach = (
+                _unfed_run(plan.side, plan.size, plan.y1_pad, plan.y1_pad + plan.inner_h),
+                _unfed_run(plan.side, plan.size, plan.x1_pad, plan.x1_pad + plan.inner_w),
+            )
     return plan.reach
 
 
 def crop_mask(plan: CropPlan, flip: bool = False, out: Optional[np.ndarray] = None) -> np.ndarray:
     """(S, S) bool, True on every output pixel that padding contributes to (mirrored left-right when
     ``flip``); written into ``out`` when given."""
-    rows, columns = padding_reach(plan)
-    return np.logical_or(rows[:, None], (columns[::-1] if flip else columns)[None, :], out=out)
+    (top, bottom), (left, right) = padding_reach(plan)
+    if flip:
+        left, right = plan.size - right, plan.size - left
+    if out is None:
+        out = np.empty((plan.size, plan.size), dtype=bool)
+    out[...] = True
+    out[top:bottom, left:right] = False
+    return out
 
 
 def _canvas(image: np.ndarray, plan: CropPlan, pixel_map) -> np.ndarray:
@@ -272,7 +310,8 @@ def sample_target(
 
     The result is the bilinear resize of the zero-padded ``side x side`` crop, but a padded or mirrored crop
     (often several times the output's side) is never built whole: only the rows the resize reads are
-    filled, and the mask comes from two 1-D resizes, so the cost follows the output size rather than the
+    filled, and the mask from the run of outputs per axis that padding leaves unfed (the resize's taps are
+    read off OpenCV once per crop side and output size), so the cost follows the output size rather than the
     crop's area. :func:`plan_crop`, :func:`crop_pixels` and :func:`crop_mask` are its steps.
     """
     plan = plan_crop(image.shape, box_xywh, factor, output_size, mirrored)

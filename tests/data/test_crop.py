@@ -214,21 +214,31 @@ def test_crop_pixels_and_mask_write_into_given_arrays_and_mirror_on_request():
         np.testing.assert_array_equal(masks[case % 2], mask[:, ::-1] if flip else mask, err_msg=str(case))
 
 
-def test_padding_reach_of_several_spans_is_each_span_alone():
+def _fed_by_padding(src, dst, spans):
+    """Per span ``(lo, hi)``: the outputs a linear resize of its padding (ones outside ``[lo, hi)``) makes nonzero."""
     import cv2
 
-    from lib.utils.crop import _padding_reach
+    padding = np.ones((max(len(spans), 2), src), dtype=np.float32)  # two rows at least: one row resizes apart
+    for row, (lo, hi) in enumerate(spans):
+        padding[row, max(lo, 0) : max(hi, lo, 0)] = 0.0
+    return cv2.resize(padding, (dst, len(padding)), interpolation=cv2.INTER_LINEAR)[: len(spans)] != 0
 
-    rng = np.random.default_rng(2)
-    for _ in range(300):
-        src, dst = int(rng.integers(1, 3000)), int(rng.choice([64, 128, 320, int(rng.integers(1, 200))]))
-        spans = [(int(lo), int(lo + rng.integers(0, src + 2))) for lo in rng.integers(-2, src + 2, size=2)]
-        together = _padding_reach(src, dst, spans)
-        for row, span in zip(together, spans):
-            padding = np.ones((2, src), dtype=np.float32)
-            padding[:, max(span[0], 0) : max(span[1], span[0], 0)] = 0
-            alone = cv2.resize(padding, (dst, 2), interpolation=cv2.INTER_LINEAR)[0] != 0
-            np.testing.assert_array_equal(row, alone, err_msg=f"{src} {dst} {span}")
+
+@pytest.mark.parametrize("dst", [1, 7, 64, 128, 250, 320])
+def test_unfed_run_is_exactly_what_resizing_the_padding_leaves_zero(dst):
+    """Every prefix and suffix of padding (so every span: an output is fed by a span's padding when it is
+    fed by its left or its right part) for every side up to 700 and sides up to 9000 drawn at random."""
+    from lib.utils.crop import _unfed_run
+
+    rng = np.random.default_rng(dst)
+    for src in list(range(1, 301)) + rng.integers(301, 9000, size=10).tolist():
+        spans = [(lo, src) for lo in range(src + 1)] + [(0, hi) for hi in range(src + 1)]
+        spans += [(int(lo), int(lo + rng.integers(-3, src))) for lo in rng.integers(-3, src + 3, size=20)]
+        spans = spans[:: max(1, len(spans) // 600)]
+        for fed, (lo, hi) in zip(_fed_by_padding(src, dst, spans), spans):
+            start, stop = _unfed_run(src, dst, lo, hi)
+            expected = np.flatnonzero(~fed)
+            assert stop - start == len(expected) and (len(expected) == 0 or expected[0] == start), (src, dst, lo, hi)
 
 
 def test_resize_taps_below_four_to_one_are_the_span_of_the_indices_read():
