@@ -83,10 +83,10 @@ _PROBE_BITS = 14  # one shared probe of 1.8 MB serves every crop side up to 16,3
 
 @functools.lru_cache(maxsize=2)
 def _bit_probe(bits: int) -> np.ndarray:
-    """(2 * bits, 2**bits) float32, read-only: row ``b`` is 1 at the indices with bit ``b`` set, row
-    ``bits + b`` at the others."""
+    """(2 * bits, 2**bits) float32, read-only: row ``2 b`` is 1 at the indices with bit ``b`` set, row
+    ``2 b + 1`` at the others (so the first ``2 k`` rows probe the first ``k`` bits)."""
     set_bits = (np.arange(1 << bits) >> np.arange(bits)[:, None]) & 1
-    probe = np.concatenate([set_bits, 1 - set_bits]).astype(np.float32)
+    probe = np.stack([set_bits, 1 - set_bits], axis=1).reshape(2 * bits, 1 << bits).astype(np.float32)
     probe.setflags(write=False)
     return probe
 
@@ -103,12 +103,12 @@ def _weighted_taps(src: int, dst: int) -> tuple[np.ndarray, np.ndarray]:
     every index it reads, and the bits where its indices differ, give both.
     tests/data/test_crop.py checks the reach built on these against resizes of every padding span.
     """
-    bits = max(_PROBE_BITS, (src - 1).bit_length())
-    probe = _bit_probe(bits)[:, :src]  # bits above the indices' own: rows of 0s and of 1s, which add nothing
-    fed = cv2.resize(probe, (dst, len(probe)), interpolation=cv2.INTER_LINEAR) != 0
+    bits = max(1, (src - 1).bit_length())
+    probe = _bit_probe(max(_PROBE_BITS, bits))[: 2 * bits, :src]
+    fed = cv2.resize(probe, (dst, 2 * bits), interpolation=cv2.INTER_LINEAR) != 0
     weights = 1 << np.arange(bits)
-    common = (fed[:bits] & ~fed[bits:]).T @ weights  # bits set in every index read
-    differ = (fed[:bits] & fed[bits:]).T @ weights  # 0, or 2**(t + 1) - 1 for p ending in t ones, and p + 1
+    common = (fed[0::2] & ~fed[1::2]).T @ weights  # bits set in every index read
+    differ = (fed[0::2] & fed[1::2]).T @ weights  # 0, or 2**(t + 1) - 1 for p ending in t ones, and p + 1
     first, last = (common + (differ >> 1)).astype(np.int32), (common + ((differ + 1) >> 1)).astype(np.int32)
     first.setflags(write=False)
     last.setflags(write=False)
