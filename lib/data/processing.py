@@ -95,7 +95,7 @@ class StarkProcessing:
         return tables
 
     def _crops(self, frames, boxes, spec: CropSpec, rng: np.random.Generator, mirrored: bool, pixel_map, factors):
-        """(pixels (N,S,S,3) uint8, masks (N,S,S) bool, boxes (N,4) float64), or None if a crop is unusable;
+        """(pixels (N,S,S,3) uint8, masks (N,S,S) bool, boxes (N,4) float32), or None if a crop is unusable;
         appends each crop's brightness factor to ``factors`` (training).
 
         Per crop: jitter, the crop's geometry and mask (an unusable crop is rejected before any pixel
@@ -106,7 +106,7 @@ class StarkProcessing:
         size = spec.size
         pixels = np.empty((len(frames), size, size, 3), dtype=np.uint8)
         masks = np.empty((len(frames), size, size), dtype=bool)
-        out_boxes = np.empty((len(frames), 4), dtype=np.float64)
+        out_boxes = np.empty((len(frames), 4), dtype=np.float32)  # each float64 box rounded once on assignment
         for i, (frame, box) in enumerate(zip(frames, boxes)):
             jittered = jitter_xywh(*box, spec.scale_jitter, spec.center_jitter, rng)
             try:
@@ -169,11 +169,11 @@ class StarkProcessing:
             "template_pixels": torch.from_numpy(templates[0]),
             "template_lut": torch.from_numpy(tables[:n_t]),
             "template_masks": torch.from_numpy(templates[1]),
-            "template_boxes": torch.from_numpy(templates[2].astype(np.float32)),
+            "template_boxes": torch.from_numpy(templates[2]),
             "search_pixels": torch.from_numpy(searches[0][0]),
             "search_lut": torch.from_numpy(tables[n_t]),
             "search_masks": torch.from_numpy(searches[1][0]),
-            "search_boxes": torch.from_numpy(searches[2][0].astype(np.float32)),
+            "search_boxes": torch.from_numpy(searches[2][0]),
         }
 
 
