@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import bisect
 import functools
 import math
 from dataclasses import dataclass
@@ -38,10 +39,11 @@ class CropSpec:
 
 
 @functools.lru_cache(maxsize=64)
-def _nearest_index(size: int, stride: int) -> np.ndarray:
-    """Source indices of a nearest downsampling to ``size // stride`` (``floor(i * in / out)``, as torch)."""
+def _nearest_index(size: int, stride: int) -> tuple[int, ...]:
+    """Source indices of a nearest downsampling to ``size // stride`` (``floor(i * in / out)``, as torch),
+    ascending (a tuple, for bisect)."""
     out = max(1, size // stride)
-    return np.floor(np.arange(out) * (size / out)).astype(np.int64)
+    return tuple(np.floor(np.arange(out) * (size / out)).astype(np.int64).tolist())
 
 
 def _all_padding(rows: tuple[int, int], columns: tuple[int, int], size: int, stride: int) -> bool:
@@ -50,9 +52,9 @@ def _all_padding(rows: tuple[int, int], columns: tuple[int, int], size: int, str
     (so is a mask that is all padding at full size): when no sampled row, or no sampled column, lies in
     its run, and only then."""
     index = _nearest_index(size, stride)
-    return bool(index.searchsorted(rows[0]) == index.searchsorted(rows[1])) or bool(
-        index.searchsorted(columns[0]) == index.searchsorted(columns[1])
-    )
+    sampled_rows = bisect.bisect_left(index, rows[1]) - bisect.bisect_left(index, rows[0])
+    sampled_columns = bisect.bisect_left(index, columns[1]) - bisect.bisect_left(index, columns[0])
+    return not sampled_rows or not sampled_columns
 
 
 class StarkProcessing:

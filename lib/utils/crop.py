@@ -9,6 +9,8 @@ resize, and a mask that is True wherever padding bleeds into a resized pixel.
 
 from __future__ import annotations
 
+import array
+import bisect
 import functools
 import math
 import threading
@@ -92,8 +94,8 @@ def _bit_probe(bits: int) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=4096)  # at most ~10 MB; a miss costs one small resize
-def _weighted_taps(src: int, dst: int) -> tuple[np.ndarray, np.ndarray]:
-    """(first, last), (dst,) int each: per output of OpenCV's linear resize of float rows ``src -> dst``,
+def _weighted_taps(src: int, dst: int) -> tuple[array.array, array.array]:
+    """(first, last), ``dst`` ints each (arrays, for bisect: cheaper than numpy per lookup): per output of OpenCV's linear resize of float rows ``src -> dst``,
     the lowest and highest source index it gives a nonzero weight (weights of ~1e-15 included).
 
     Read off OpenCV itself, not recomputed (its coefficients differ from a float64 or float32 evaluation
@@ -109,10 +111,8 @@ def _weighted_taps(src: int, dst: int) -> tuple[np.ndarray, np.ndarray]:
     weights = 1 << np.arange(bits)
     common = (fed[0::2] & ~fed[1::2]).T @ weights  # bits set in every index read
     differ = (fed[0::2] & fed[1::2]).T @ weights  # 0, or 2**(t + 1) - 1 for p ending in t ones, and p + 1
-    first, last = (common + (differ >> 1)).astype(np.int32), (common + ((differ + 1) >> 1)).astype(np.int32)
-    first.setflags(write=False)
-    last.setflags(write=False)
-    return first, last
+    first, last = common + (differ >> 1), common + ((differ + 1) >> 1)
+    return array.array("i", first.astype(np.int32).tobytes()), array.array("i", last.astype(np.int32).tobytes())
 
 
 def _unfed_run(src: int, dst: int, lo: int, hi: int) -> tuple[int, int]:
@@ -127,7 +127,7 @@ def _unfed_run(src: int, dst: int, lo: int, hi: int) -> tuple[int, int]:
     if hi <= lo:
         return 0, 0
     first, last = _weighted_taps(src, dst)
-    start, stop = int(first.searchsorted(lo)), int(last.searchsorted(hi))
+    start, stop = bisect.bisect_left(first, lo), bisect.bisect_left(last, hi)
     return start, max(start, stop)
 
 
