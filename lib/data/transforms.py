@@ -36,7 +36,9 @@ def jitter_xywh(
     moved by up to ``sqrt(w' h') * center_jitter / 2`` per axis, uniformly. Returns ``x, y, w, h``."""
     # per-axis float arithmetic (the pipeline calls this per crop): the same operations in the same order as
     # on (2,) arrays, with less overhead
-    scale_w, scale_h = np.exp(rng.standard_normal(2) * scale_jitter).tolist()
+    normals = rng.standard_normal(2)  # drawn even without jitter: the draws that follow stay the same
+    # exp(+-0.0) is exactly 1: the template's unjittered box skips the array arithmetic
+    scale_w, scale_h = np.exp(normals * scale_jitter).tolist() if scale_jitter else (1.0, 1.0)
     w, h, x_centre, y_centre = w * scale_w, h * scale_h, x + 0.5 * w, y + 0.5 * h
     max_offset = math.sqrt(w * h) * center_jitter
     shift_x, shift_y = rng.random(2).tolist()
