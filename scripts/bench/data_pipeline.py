@@ -47,7 +47,7 @@ def instrument(timers: Timers) -> None:
     def timed(owner, name: str, timer: str) -> None:
         # each row instruments anew: wrap the original, not the previous row's wrapper, so that nested
         # timers' overhead does not pile up in the later rows' figures
-        function = getattr(getattr(owner, name), "__wrapped__", getattr(owner, name))
+        function = getattr(getattr(owner, name), "timed_original", getattr(owner, name))
 
         def wrapper(*args, **kwargs):
             start = time.perf_counter()
@@ -56,7 +56,7 @@ def instrument(timers: Timers) -> None:
             finally:
                 setattr(timers, timer, getattr(timers, timer) + time.perf_counter() - start)
 
-        wrapper.__wrapped__ = function
+        wrapper.timed_original = function  # not __wrapped__: that would also strip a decorator of the original
         setattr(owner, name, wrapper)
 
     timed(image_source, "decode_image", "decode")
