@@ -80,38 +80,53 @@ def _as_slice(index: np.ndarray):
     return slice(int(index[0]), int(index[-1]) + 1) if index[-1] - index[0] + 1 == len(index) else index
 
 
-_PROBE_BITS = 14  # one shared probe of 1.8 MB serves every crop side up to 16,384 px
+_PROBE_WIDTH = 1 << 14  # one shared probe (320 KB) serves every crop side up to 16,384 px
 
 
 @functools.lru_cache(maxsize=2)
-def _bit_probe(bits: int) -> np.ndarray:
-    """(2 * bits, 2**bits) float32, read-only: row ``2 b`` is 1 at the indices with bit ``b`` set, row
-    ``2 b + 1`` at the others (so the first ``2 k`` rows probe the first ``k`` bits)."""
-    set_bits = (np.arange(1 << bits) >> np.arange(bits)[:, None]) & 1
-    probe = np.stack([set_bits, 1 - set_bits], axis=1).reshape(2 * bits, 1 << bits).astype(np.float32)
+def _tap_probe(width: int) -> np.ndarray:
+    """(5, width) float32, read-only: the index itself, then four rows that are 1 where the index is 0, 1,
+    2 or 3 modulo 4."""
+    index = np.arange(width)
+    probe = np.concatenate([index[None], index % 4 == np.arange(4)[:, None]]).astype(np.float32)
     probe.setflags(write=False)
     return probe
 
 
-@functools.lru_cache(maxsize=4096)  # at most ~10 MB; a miss costs one small resize
+def _residue_tables() -> tuple[np.ndarray, np.ndarray]:
+    """(first residue, whether two indices are read), indexed by the bits of the residues modulo 4 an
+    output is fed by: ``p``'s bit alone for one index, ``p``'s and the next residue's for two."""
+    first, two = np.zeros(16, dtype=np.int64), np.zeros(16, dtype=np.int64)
+    for residue in range(4):
+        pair = (1 << residue) | (1 << (residue + 1) % 4)
+        first[1 << residue] = first[pair] = residue
+        two[pair] = 1
+    return first, two
+
+
+_RESIDUE_BITS = np.array([1, 2, 4, 8])
+_FIRST_RESIDUE, _TWO_INDICES = _residue_tables()
+
+
+@functools.lru_cache(maxsize=4096)  # at most ~10 MB; a miss costs one resize of five rows
 def _weighted_taps(src: int, dst: int) -> tuple[array.array, array.array]:
-    """(first, last), ``dst`` ints each (arrays, for bisect: cheaper than numpy per lookup): per output of OpenCV's linear resize of float rows ``src -> dst``,
-    the lowest and highest source index it gives a nonzero weight (weights of ~1e-15 included).
+    """(first, last), ``dst`` ints each (arrays, for bisect: cheaper than numpy per lookup): per output of
+    OpenCV's linear resize of float rows ``src -> dst``, the lowest and highest source index it gives a
+    nonzero weight (weights of ~1e-15 included).
 
     Read off OpenCV itself, not recomputed (its coefficients differ from a float64 or float32 evaluation
-    of ``(i + 0.5) * src / dst - 0.5`` near integers): one resize of two rows per bit of the index, one
-    1 where the index has that bit set, one where it has not. An output reads one index or two adjacent
-    ones (``p`` and ``p + 1``, which differ exactly in the bits up to ``p``'s lowest 0): the bits set in
-    every index it reads, and the bits where its indices differ, give both.
-    tests/data/test_crop.py checks the reach built on these against resizes of every padding span.
+    of ``(i + 0.5) * src / dst - 0.5`` near integers), by one resize of :func:`_tap_probe`. An output reads
+    one index ``p`` or two, ``p`` and ``p + 1``. On the index row it is ``p`` plus the second weight, so
+    ``p`` is its floor, one less or one more (float rounding); the residue rows it is fed by (``p``'s
+    alone, or ``p``'s and the next) say which of the three. tests/data/test_crop.py checks the reach
+    built on these against resizes of every padding prefix and suffix.
     """
-    bits = max(1, (src - 1).bit_length())
-    probe = _bit_probe(max(_PROBE_BITS, bits))[: 2 * bits, :src]
-    fed = cv2.resize(probe, (dst, 2 * bits), interpolation=cv2.INTER_LINEAR) != 0
-    weights = 1 << np.arange(bits)
-    common = (fed[0::2] & ~fed[1::2]).T @ weights  # bits set in every index read
-    differ = (fed[0::2] & fed[1::2]).T @ weights  # 0, or 2**(t + 1) - 1 for p ending in t ones, and p + 1
-    first, last = common + (differ >> 1), common + ((differ + 1) >> 1)
+    width = max(_PROBE_WIDTH, 1 << (src - 1).bit_length())
+    out = cv2.resize(_tap_probe(width)[:, :src], (dst, 5), interpolation=cv2.INTER_LINEAR)
+    residues = _RESIDUE_BITS @ (out[1:] != 0)  # per output, a bit per residue modulo 4 of the indices read
+    below = np.floor(out[0]).astype(np.int64) - 1  # p - 2, p - 1 or p
+    first = below + (_FIRST_RESIDUE[residues] - below) % 4
+    last = first + _TWO_INDICES[residues]
     return array.array("i", first.astype(np.int32).tobytes()), array.array("i", last.astype(np.int32).tobytes())
 
 
