@@ -2,7 +2,7 @@
 
     bash scripts/demo.sh                # about 14 minutes on 2 idle cores (plus the first install)
     bash scripts/demo.sh --fast         # the same steps on a few short sequences (the test suite runs it)
-    bash scripts/demo.sh --epochs 30    # train stage 1 longer (default 16 epochs, ~6 minutes)
+    bash scripts/demo.sh --epochs 30    # train stage 1 longer (default 16 epochs, ~6.5 minutes)
 
 Training runs a fixed number of epochs (no wall-clock budget), so a rerun with the same seed prints the same
 score-head accuracy on the same machine.
@@ -148,7 +148,7 @@ def score_head_report(heldout_root: Path, checkpoint: Path, samples: int, settin
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--fast", action="store_true", help="a few short sequences: shows the pipeline runs")
-    parser.add_argument("--epochs", type=int, default=None, help="stage-1 epochs (default 16, ~6 minutes)")
+    parser.add_argument("--epochs", type=int, default=None, help="stage-1 epochs (default 16, ~6.5 minutes)")
     parser.add_argument("--out", default=str(PROJECT_ROOT / "demo_output"), help="everything is written here")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
