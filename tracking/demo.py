@@ -76,9 +76,10 @@ def make_plan(args: argparse.Namespace) -> Plan:
     return Plan(200, 12, 30, 24, 100, args.epochs or stage1, stage2, 640, 400, (4.0, 4.5, 5.0), 4.0)
 
 
-def epoch_options(epochs: int) -> list[str]:
-    """Train ``epochs`` epochs, the lr x 0.1 for the last fifth (as the cpu_demo configs do)."""
-    return [f"train.epoch={epochs}", f"train.lr_drop_epoch={max(1, round(0.8 * epochs))}"]
+def epoch_options(script: str, epochs: int) -> list[str]:
+    """Train ``epochs`` epochs with the lr drop where the stage's cpu_demo config puts it, scaled to them."""
+    train = load_config(script, CONFIG).train
+    return [f"train.epoch={epochs}", f"train.lr_drop_epoch={max(1, round(epochs * train.lr_drop_epoch / train.epoch))}"]
 
 
 def run_step(title: str, argv: list[str], env: dict) -> None:
@@ -200,14 +201,14 @@ def main() -> int:
         "stage 1: boxes (tracking/train.py)",
         [py, "tracking/train.py", "--script", "stark_st1", "--config", CONFIG, "--save_dir", str(out), "--overwrite",
          "--opts",
-         *epoch_options(plan.stage1_epochs), *epoch_opts, *paths],
+         *epoch_options("stark_st1", plan.stage1_epochs), *epoch_opts, *paths],
         env,
     )  # fmt: skip
     run_step(
         "stage 2: score head (tracking/train.py)",
         [py, "tracking/train.py", "--script", "stark_st2", "--config", CONFIG, "--save_dir", str(out), "--overwrite",
          "--script_prv", "stark_st1", "--config_prv", CONFIG, "--opts",
-         *epoch_options(plan.stage2_epochs), *epoch_opts, *paths],
+         *epoch_options("stark_st2", plan.stage2_epochs), *epoch_opts, *paths],
         env,
     )  # fmt: skip
     checkpoint = final_checkpoint(out / "checkpoints" / "train" / "stark_st2" / CONFIG)

@@ -15,6 +15,7 @@ from lib.models.checkpoint import save_official_checkpoint
 from lib.tracker.folder_sequence import folder_sequence
 from lib.tracker.names import load_test_config
 from lib.tracker.runner import RunOptions, run_benchmark
+from lib.tracker.stark_tracker import StarkTracker
 from tests.stderr_lines import problem_lines
 from tests.tracker.conftest import TINY, build_tiny
 
@@ -93,8 +94,6 @@ def test_a_slot_failing_in_its_own_step_leaves_the_slots_it_shares_the_call_with
     videos, sequential, tmp_path, monkeypatch, step
 ):
     root, checkpoint, names = videos
-    from lib.tracker.stark_tracker import StarkTracker
-
     initialised, calls = [], []
     real_initialize, real_step = StarkTracker.initialize, getattr(StarkTracker, step)
 
