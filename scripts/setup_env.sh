@@ -17,6 +17,12 @@ VPY="$REPO_ROOT/.venv/bin/python"
 quiet_pip() { "$VPY" -m pip install -q --disable-pip-version-check "$@" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2); }
 if ! "$VPY" -c "import torch, torchvision" >/dev/null 2>&1; then
   echo "[setup] installing torch and torchvision (first run only)"
+  free_gb=$(df -Pk .venv | awk 'NR == 2 {print int($4 / 1048576)}')
+  if [ "${free_gb:-0}" -lt 8 ]; then
+    # a full disk otherwise shows up later as pip's or pytest's errors deep inside, far from the cause
+    echo "[setup] WARNING: ${free_gb} GB free beside .venv; torch and torchvision take about 6.5 GB and the test suite" \
+      "up to 0.5 GB more in the temporary folder" >&2
+  fi
   quiet_pip "torch==2.14.1" "torchvision==0.29.1" || quiet_pip "torch>=2.1" "torchvision>=0.16"
 fi
 stamp=".venv/.stark-installed"
