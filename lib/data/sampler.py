@@ -290,10 +290,11 @@ class TrackingSampleDataset(Dataset):
                 break
         else:
             return None
-        other = self.datasets[d2].sequence(s2)
-        ids = sample_visible_ids(other.visible, rng, 1, allow_invisible=True) if self.datasets[d2].is_video else [0]
+        other = self.datasets[d2]
+        span = other.index.span(s2)  # the index's arrays: no per-draw sequence object on this per-sample path
+        ids = sample_visible_ids(other.index.visible[span], rng, 1, allow_invisible=True) if other.is_video else [0]
         frames = self._load(d2, s2, ids, loaded)
-        return frames, [other.boxes[ids[0]]], (d2, s2, ids)
+        return frames, [other.index.boxes[span][ids[0]]], (d2, s2, ids)
 
     def _attempt(self, rng: np.random.Generator) -> tuple[tuple[int, int], Optional[dict], str]:
         """``((dataset, sequence), sample or None, reason of a None)``."""
