@@ -18,6 +18,7 @@ per GPU for ST50 at the paper's pace (500 epochs x 60,000 samples in ~2 days on 
 from __future__ import annotations
 
 import argparse
+import itertools
 import logging
 import os
 import tempfile
@@ -106,6 +107,30 @@ def run(settings: LocalSettings, names: list[str], mode: str, samples: int, cach
     return samples / total
 
 
+def cold_cache_probe(frame_path: Path, repeats: int = 50) -> str:
+    """One line on the state the figures were taken in: the cost of a small step (creating a sample's random
+    generator) in a loop and right after decoding a large frame, which evicts the caches. Every step after a
+    decode pays such a difference, and on a virtual machine it varies with the host's load, so the share outside
+    decoding moves with it (README, data pipeline)."""
+    data = np.fromfile(frame_path, dtype=np.uint8)
+
+    def new_generator(index: int) -> float:
+        start = time.perf_counter()
+        np.random.default_rng(np.array([0, 1, index], dtype=np.uint32))
+        return time.perf_counter() - start
+
+    warm = sorted(new_generator(i) for i in range(repeats))[repeats // 2]
+    after = []
+    for i in range(repeats):
+        height, width = image_source.decode_image(data, str(frame_path)).shape[:2]
+        after.append(new_generator(i))
+    after_decode = sorted(after)[repeats // 2]
+    return (
+        f"machine state: creating a random generator takes {warm * 1e6:.0f} us in a loop and "
+        f"{after_decode * 1e6:.0f} us right after decoding a {width}x{height} frame (medians of {repeats})"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data_dir", default=None, help="folder holding got10k/ lasot/ trackingnet/ coco/ (default: generate)")
@@ -130,6 +155,11 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"generated {fmt}: {count} x {1 if fmt == 'coco' else args.frames} frames of {width}x{height} "
                       f"in {time.perf_counter() - start:.1f}s")  # fmt: skip
         settings = LocalSettings(data_dir=str(data_dir), save_dir=tmp)
+        # GOT-10k's frames are the largest; a few files only: --data_dir may hold its 1.4 million
+        frames = itertools.islice((data_dir / "got10k").rglob("*.jpg"), 50)
+        largest = max(frames, key=lambda path: path.stat().st_size, default=None)
+        if largest is not None:
+            print(cold_cache_probe(largest))
         rates = {}
         for names in [[name] for name in REAL_SIZES] + [list(REAL_SIZES)]:
             for mode in ("causal", "trident_pro"):
