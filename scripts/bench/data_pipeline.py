@@ -10,9 +10,11 @@ on the training device and is not part of these figures.
 
 Without ``--data_dir`` small sets are generated in a temporary folder at each benchmark's usual resolution:
 GOT-10k 1920x1080, LaSOT 1280x720, TrackingNet 1280x720, COCO 640x480 (``--data_dir`` takes a folder holding
-got10k/, lasot/, trackingnet/, coco/). Each set is measured alone, then the four mixed 1:1:1:1 as the
-official full-data recipe draws them; the last line turns the mixed triplet rate into DataLoader workers
-per GPU for ST50 at the paper's pace (500 epochs x 60,000 samples in ~2 days on 8 GPUs: ~22 samples/s per GPU).
+got10k/, lasot/, trackingnet/, coco/). A ``machine state:`` line first says how much a decode slows the step
+after it on this machine (see :func:`cold_cache_probe`). Each set is measured alone, then the four mixed
+1:1:1:1 as the official full-data recipe draws them; the last line turns the mixed triplet rate into
+DataLoader workers per GPU for ST50 at the paper's pace (500 epochs x 60,000 samples in ~2 days on 8 GPUs:
+~22 samples/s per GPU).
 """
 
 from __future__ import annotations
