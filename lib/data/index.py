@@ -153,6 +153,12 @@ class SequenceIndex:
     def span(self, index: int) -> slice:
         return slice(int(self.starts[index]), int(self.starts[index + 1]))
 
+    def boxes_and_visible(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        """Views of sequence ``index``'s (F, 4) boxes and (F,) visibility: what a sample draw reads, without
+        building a sequence object."""
+        span = self.span(index)
+        return self.boxes[span], self.visible[span]
+
     def sequence_cover(self, index: int) -> Optional[np.ndarray]:
         if self.cover is None or not self.has_cover[index]:
             return None

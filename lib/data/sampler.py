@@ -290,11 +290,10 @@ class TrackingSampleDataset(Dataset):
                 break
         else:
             return None
-        other = self.datasets[d2]
-        span = other.index.span(s2)  # the index's arrays: no per-draw sequence object on this per-sample path
-        ids = sample_visible_ids(other.index.visible[span], rng, 1, allow_invisible=True) if other.is_video else [0]
+        other_boxes, other_visible = self.datasets[d2].index.boxes_and_visible(s2)
+        ids = sample_visible_ids(other_visible, rng, 1, allow_invisible=True) if self.datasets[d2].is_video else [0]
         frames = self._load(d2, s2, ids, loaded)
-        return frames, [other.index.boxes[span][ids[0]]], (d2, s2, ids)
+        return frames, [other_boxes[ids[0]]], (d2, s2, ids)
 
     def _attempt(self, rng: np.random.Generator) -> tuple[tuple[int, int], Optional[dict], str]:
         """``((dataset, sequence), sample or None, reason of a None)``."""
@@ -306,8 +305,7 @@ class TrackingSampleDataset(Dataset):
         if s < 0:
             return (d, int(self.eligible[d][0])), None, REDRAW_REASONS[2]
         ds = self.datasets[d]
-        span = ds.index.span(s)
-        boxes, visible = ds.index.boxes[span], ds.index.visible[span]
+        boxes, visible = ds.index.boxes_and_visible(s)
         drawn = self._frame_ids(ds, visible, rng)
         if drawn is None:
             return (d, s), None, REDRAW_REASONS[2]
