@@ -22,6 +22,7 @@ Steps (each one the command a user would run on the real data):
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import subprocess
 import sys
@@ -72,13 +73,19 @@ class Plan:
 def make_plan(args: argparse.Namespace) -> Plan:
     if args.fast:
         return Plan(6, 2, 3, 2, 25, args.epochs or 4, 3, 64, 64, (4.0, 5.0), 1.5)
-    stage1, stage2 = (load_config(script, CONFIG).train.epoch for script in ("stark_st1", "stark_st2"))
+    stage1, stage2 = (demo_training(script).epoch for script in ("stark_st1", "stark_st2"))
     return Plan(200, 12, 30, 24, 100, args.epochs or stage1, stage2, 640, 400, (4.0, 4.5, 5.0), 4.0)
+
+
+@functools.cache
+def demo_training(script: str):
+    """The ``train`` section of the stage's cpu_demo config (read once: the plan and the stage's options use it)."""
+    return load_config(script, CONFIG).train
 
 
 def epoch_options(script: str, epochs: int) -> list[str]:
     """Train ``epochs`` epochs with the lr drop where the stage's cpu_demo config puts it, scaled to them."""
-    train = load_config(script, CONFIG).train
+    train = demo_training(script)
     return [f"train.epoch={epochs}", f"train.lr_drop_epoch={max(1, round(epochs * train.lr_drop_epoch / train.epoch))}"]
 
 
